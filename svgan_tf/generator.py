@@ -56,26 +56,35 @@ class MappingNetwork(keras.Model):
         lr_multiplier: learning-rate multiplier of those layers (0.01).
         w_avg_beta: decay of the tracked average of w (updated when training=True); None: no tracking,
             no truncation.
+        embed_features: width of the embedded label (None: w_dim; 0 when c_dim is 0).
+        layer_features: width of the hidden layers (None: w_dim).
     """
 
     def __init__(self, z_dim, c_dim, w_dim, num_ws=None, num_layers=2, lr_multiplier=0.01, w_avg_beta=0.995,
-                 **kwargs):
+                 embed_features=None, layer_features=None, **kwargs):
         super().__init__(autocast=False, **kwargs)
         if z_dim + c_dim == 0:
             raise ValueError("MappingNetwork needs z_dim > 0 or c_dim > 0.")
         self.z_dim, self.c_dim, self.w_dim = z_dim, c_dim, w_dim
         self.num_ws, self.num_layers = num_ws, num_layers
         self.lr_multiplier, self.w_avg_beta = lr_multiplier, w_avg_beta
-        embed_features = w_dim if c_dim > 0 else 0
-        self.embed = DenseLayer(c_dim, embed_features, name="embed") if c_dim > 0 else None
-        features = [z_dim + embed_features] + [w_dim] * num_layers
-        self.fcs = [DenseLayer(features[i], features[i + 1], activation="lrelu", lr_multiplier=lr_multiplier,
-                               name=f"fc{i}") for i in range(num_layers)]
+        self.embed_features = (w_dim if embed_features is None else embed_features) if c_dim > 0 else 0
+        self.layer_features = w_dim if layer_features is None else layer_features
+        self.embed = DenseLayer(c_dim, self.embed_features, name="embed") if c_dim > 0 else None
+        features = [z_dim + self.embed_features] + [self.layer_features] * (num_layers - 1) + [w_dim]
+        # Sub-layers are attributes, not list items: tf.train.Checkpoint does not track Keras 3 lists.
+        for i in range(num_layers):
+            setattr(self, f"fc{i}", DenseLayer(features[i], features[i + 1], activation="lrelu",
+                                               lr_multiplier=lr_multiplier, name=f"fc{i}"))
         self.w_avg = None
         if w_avg_beta is not None:
             self.w_avg = self.add_weight(name="w_avg", shape=(w_dim,), initializer="zeros", trainable=False,
                                          aggregation="mean")
         self.built = True
+
+    @property
+    def fcs(self):
+        return [getattr(self, f"fc{i}") for i in range(self.num_layers)]
 
     def call(self, z=None, c=None, truncation_psi=1.0, truncation_cutoff=None, training=False):
         parts = []
@@ -105,7 +114,8 @@ class MappingNetwork(keras.Model):
     def get_config(self):
         return {**super().get_config(), "z_dim": self.z_dim, "c_dim": self.c_dim, "w_dim": self.w_dim,
                 "num_ws": self.num_ws, "num_layers": self.num_layers, "lr_multiplier": self.lr_multiplier,
-                "w_avg_beta": self.w_avg_beta}
+                "w_avg_beta": self.w_avg_beta, "embed_features": self.embed_features,
+                "layer_features": self.layer_features}
 
 
 class SynthesisLayer(keras.layers.Layer):
@@ -256,14 +266,17 @@ class SynthesisNetwork(keras.Model):
         self.num_fp16_res, self.conv_clamp, self.mixed_precision = num_fp16_res, conv_clamp, mixed_precision
         self.block_resolutions = [2 ** i for i in range(2, int(math.log2(img_resolution)) + 1)]
         channels = channels_per_resolution(self.block_resolutions, channel_base, channel_max)
-        self.blocks = []
         for res in self.block_resolutions:
-            self.blocks.append(SynthesisBlock(
+            setattr(self, f"b{res}", SynthesisBlock(
                 channels[res // 2] if res > 4 else 0, channels[res], w_dim, res, img_channels,
                 motion_v_dim=motion_v_dim if res == 4 else 0, conv_clamp=conv_clamp, name=f"b{res}",
                 dtype=resolution_policy(res, img_resolution, num_fp16_res, mixed_precision)))
         self.num_ws = sum(block.num_conv for block in self.blocks) + 1
         self.built = True
+
+    @property
+    def blocks(self):
+        return [getattr(self, f"b{res}") for res in self.block_resolutions]
 
     def call(self, ws, motion_v, fused_modconv=False):
         x = img = None
@@ -311,13 +324,17 @@ class Generator(keras.Model):
         mixed_precision: Keras dtype policy for the fp16 resolutions ("mixed_float16", "mixed_bfloat16").
         motion_precision: precision of the motion path, "float64" (default, closest to the reference) or
             "float32" (targets without float64, e.g. LiteRT); see `svgan_tf/motion.py`.
+        motion_conditioning: concatenate the class label to the motion tokens (conditional models; the
+            reference follows its `cfg.c_dim` here, which may differ from `c_dim`).
+        mapping_kwargs: extra `MappingNetwork` arguments (lr_multiplier, w_avg_beta, embed_features,
+            layer_features).
     """
 
     def __init__(self, z_dim=512, c_dim=0, w_dim=512, img_resolution=256, img_channels=3, mapping_layers=2,
                  channel_base=16384, channel_max=512, num_fp16_res=4, conv_clamp=256, motion_z_dim=512,
                  motion_v_dim=512, motion_kernel_size=11, motion_z_distance=16, time_enc_dim=256,
                  min_period_len=16, max_period_len=1024, max_num_frames=1024, mixed_precision="mixed_float16",
-                 motion_precision="float64", **kwargs):
+                 motion_precision="float64", motion_conditioning=True, mapping_kwargs=None, **kwargs):
         super().__init__(autocast=False, **kwargs)
         self._config = dict(
             z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
@@ -325,12 +342,13 @@ class Generator(keras.Model):
             num_fp16_res=num_fp16_res, conv_clamp=conv_clamp, motion_z_dim=motion_z_dim, motion_v_dim=motion_v_dim,
             motion_kernel_size=motion_kernel_size, motion_z_distance=motion_z_distance, time_enc_dim=time_enc_dim,
             min_period_len=min_period_len, max_period_len=max_period_len, max_num_frames=max_num_frames,
-            mixed_precision=mixed_precision, motion_precision=motion_precision)
+            mixed_precision=mixed_precision, motion_precision=motion_precision,
+            motion_conditioning=motion_conditioning, mapping_kwargs=mapping_kwargs)
         self.z_dim, self.c_dim, self.w_dim = z_dim, c_dim, w_dim
         self.img_resolution, self.img_channels = img_resolution, img_channels
         self.max_num_frames = max_num_frames
         self.motion_mapping = MotionMappingNetwork(
-            motion_z_dim, motion_v_dim, c_dim, motion_kernel_size, motion_z_distance, time_enc_dim, min_period_len,
+            motion_z_dim, motion_v_dim, c_dim if motion_conditioning else 0, motion_kernel_size, motion_z_distance, time_enc_dim, min_period_len,
             max_period_len, precision=motion_precision, name="motion_mapping")
         self.synthesis = SynthesisNetwork(
             w_dim, img_resolution, img_channels, self.motion_mapping.output_dim, channel_base=channel_base,
@@ -338,7 +356,7 @@ class Generator(keras.Model):
             mixed_precision=mixed_precision, name="synthesis")
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(z_dim, c_dim, w_dim, num_ws=self.num_ws, num_layers=mapping_layers,
-                                      name="mapping")
+                                      name="mapping", **(mapping_kwargs or {}))
         self.built = True
 
     @property

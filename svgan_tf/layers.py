@@ -321,12 +321,12 @@ def minibatch_stddev(x, group_size, num_channels=1):
 
     Args:
         x: [N, H, W, C]; N must be divisible by min(group_size, N).
-        group_size: G (the effective size is min(G, N)).
+        group_size: G (the effective size is min(G, N); None: the whole batch).
         num_channels: F, the number of channel groups (and of appended channels).
     """
     n = tf.shape(x)[0]
     h, w, c = x.shape[1], x.shape[2], x.shape[3]
-    g = tf.minimum(group_size, n)
+    g = n if group_size is None else tf.minimum(group_size, n)
     tf.debugging.assert_equal(n % g, 0, message="minibatch_stddev: batch size must be divisible by the group size")
     y = tf.reshape(x, [g, -1, h, w, num_channels, c // num_channels])
     y = y - tf.reduce_mean(y, axis=0)

@@ -63,10 +63,9 @@ def token_window(t, motion_z_distance, kernel_size):
     t = np.asarray(t, dtype=np.float32)
     if t.size == 0 or np.any(t < 0) or not np.all(np.isfinite(t)):
         raise ValueError(f"Frame times must be finite and >= 0, got {t!r}.")
-    # The left token in both network precisions, so the window holds every token either one uses.
-    left = [np.floor(t.astype(dtype) / dtype(motion_z_distance)).astype(np.int64) for dtype in (np.float32, np.float64)]
-    start = int(min(x.min() for x in left))
-    return start, int(max(x.max() for x in left)) - start + window_length(kernel_size)
+    left = np.floor(t / np.float32(motion_z_distance)).astype(np.int64)  # float32, exactly as the network
+    start = int(left.min())
+    return start, int(left.max()) - start + window_length(kernel_size)
 
 
 class AcyclicPositionalEncoding(keras.layers.Layer):
@@ -133,7 +132,7 @@ class MotionMappingNetwork(keras.layers.Layer):
     Args:
         motion_z_dim: width of the motion-noise tokens (also the hidden width of the first conv).
         motion_v_dim: width of the motion vectors u.
-        c_dim: class-label width; the label is concatenated to every token (0: unconditional).
+        c_dim: width of the class label concatenated to every token (0: motion is not conditioned).
         kernel_size: kernel size of both unpadded conv1d layers.
         motion_z_distance: token spacing d in frames.
         time_enc_dim: number of frequencies of the positional encoding.
@@ -184,18 +183,22 @@ class MotionMappingNetwork(keras.layers.Layer):
             motion_z: [B, L, motion_z_dim] motion-noise tokens; token i of this tensor is token
                 `token_offset + i` of the video's sequence. It must contain the window of every
                 requested time (see `token_window`).
-            t: [B, F] frame times (float, >= 0).
+            t: [B, F] frame times (>= 0), taken as float32 like the reference.
             c: [B, c_dim] class labels (only when c_dim > 0).
             token_offset: index of the first token of `motion_z` in the video's sequence (scalar or [B]).
 
         Returns:
             [B, F, 2 * time_enc_dim] float32 motion codes.
         """
+        t = tf.cast(t, tf.float32)
+        # The token index from float32 t / d, as the reference (it matters only for a d that is not a power
+        # of two); the rest of the encoding at `precision`.
+        left = tf.cast(tf.floor(t / float(self.motion_z_distance)), tf.int32)
+        left -= tf.cast(tf.reshape(token_offset, [-1, 1]), tf.int32)
         t = tf.cast(t, self.precision)
         d = float(self.motion_z_distance)
         u = self.trajectory(motion_z, c)
         batch, frames = tf.shape(t)[0], tf.shape(t)[1]
-        left = tf.cast(tf.floor(t / d), tf.int32) - tf.cast(tf.reshape(token_offset, [-1, 1]), tf.int32)
         tf.debugging.assert_non_negative(left, message="Frame time before the first motion token given "
                                                        "(negative t, or token_offset too large).")
         tf.debugging.assert_less(left + 1, tf.shape(u)[1], message="Too few motion tokens for the requested "

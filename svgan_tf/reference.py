@@ -60,6 +60,14 @@ def _require(condition, message):
         raise NotImplementedError(message)
 
 
+def _mapping_extras(mapping_kwargs):
+    """The reference MappingNetwork options beyond num_layers, as `MappingNetwork` arguments."""
+    _require(mapping_kwargs.get("activation", "lrelu") == "lrelu",
+             f"mapping activation {mapping_kwargs.get('activation')!r}")
+    known = ("lr_multiplier", "w_avg_beta", "embed_features", "layer_features")
+    return {key: mapping_kwargs[key] for key in known if key in mapping_kwargs}
+
+
 def generator_kwargs(G_kwargs):
     """Our `Generator` arguments from the reference's `G_kwargs` (as in a fixture's config.json or a pickle)."""
     cfg = G_kwargs["cfg"]
@@ -70,10 +78,15 @@ def generator_kwargs(G_kwargs):
     _require(motion.get("gen_strategy", "conv") == "conv", f"motion.gen_strategy={motion['gen_strategy']!r}")
     _require(motion.get("fourier", True), "motion.fourier=False (ablation without positional encoding)")
     _require(time_enc.get("cond_type", "concat_const") == "concat_const", f"time_enc.cond_type={time_enc['cond_type']!r}")
+    _require(synthesis.get("architecture", "skip") == "skip", f"synthesis architecture {synthesis.get('architecture')!r}")
+    c_dim, motion_c_dim = G_kwargs.get("c_dim", 0), cfg.get("c_dim", 0)
+    _require(motion_c_dim in (0, c_dim), f"cfg.c_dim={motion_c_dim} with a generator c_dim={c_dim}")
+    mapping = G_kwargs.get("mapping_kwargs", {})
     return dict(
-        z_dim=cfg["z_dim"], c_dim=G_kwargs.get("c_dim", 0), w_dim=G_kwargs["w_dim"],
+        z_dim=cfg["z_dim"], c_dim=c_dim, w_dim=G_kwargs["w_dim"],
         img_resolution=G_kwargs["img_resolution"], img_channels=G_kwargs.get("img_channels", 3),
-        mapping_layers=G_kwargs.get("mapping_kwargs", {}).get("num_layers", 8),
+        mapping_layers=mapping.get("num_layers", 8), mapping_kwargs=_mapping_extras(mapping),
+        motion_conditioning=motion_c_dim > 0,
         channel_base=synthesis.get("channel_base", 32768), channel_max=synthesis.get("channel_max", 512),
         num_fp16_res=synthesis.get("num_fp16_res", 0), conv_clamp=synthesis.get("conv_clamp"),
         motion_z_dim=motion["z_dim"], motion_v_dim=motion["v_dim"], motion_kernel_size=motion["kernel_size"],
@@ -87,9 +100,12 @@ def discriminator_kwargs(D_kwargs):
     cfg = D_kwargs["cfg"]
     sampling = cfg["sampling"]
     epilogue = D_kwargs.get("epilogue_kwargs", {})
-    _require(D_kwargs.get("block_kwargs", {}).get("architecture", "resnet") == "resnet",
-             "only the resnet discriminator architecture is supported")
-    _require(sampling.get("type", "random") == "random", f"sampling.type={sampling.get('type')!r}")
+    mapping = D_kwargs.get("mapping_kwargs", {})
+    for where in (D_kwargs, D_kwargs.get("block_kwargs", {})):
+        _require(where.get("architecture", "resnet") == "resnet",
+                 f"discriminator architecture {where.get('architecture')!r} (only 'resnet' is supported)")
+    _require(sampling.get("type", "random") == "random" or sampling["num_frames_per_video"] == 1,
+             f"sampling.type={sampling.get('type')!r}")
     return dict(
         c_dim=D_kwargs.get("c_dim", 0), img_resolution=D_kwargs["img_resolution"],
         img_channels=D_kwargs.get("img_channels", 3), channel_base=D_kwargs.get("channel_base", 32768),
@@ -97,8 +113,9 @@ def discriminator_kwargs(D_kwargs):
         conv_clamp=D_kwargs.get("conv_clamp"), num_frames=sampling["num_frames_per_video"],
         concat_res=cfg["concat_res"], num_frames_div_factor=cfg["num_frames_div_factor"],
         mbstd_group_size=epilogue.get("mbstd_group_size", 4), mbstd_num_channels=epilogue.get("mbstd_num_channels", 1),
-        mapping_layers=D_kwargs.get("mapping_kwargs", {}).get("num_layers", 8),
-        max_num_frames=sampling["max_num_frames"], dummy_c=cfg.get("dummy_c", False))
+        mapping_layers=mapping.get("num_layers", 8), mapping_kwargs=_mapping_extras(mapping),
+        max_num_frames=sampling["max_num_frames"], skip_small_t_freqs=cfg.get("skip_small_t_freqs", 0),
+        dummy_c=cfg.get("dummy_c", False), cmap_dim=D_kwargs.get("cmap_dim"))
 
 
 def build_generator(G_kwargs, **overrides):
@@ -159,7 +176,7 @@ def generator_variables(G):
 
 def discriminator_variables(D):
     """(reference name, variable, layout) for every variable of a `Discriminator`."""
-    if D.time_encoder.const_embed is not None:
+    if D.time_encoder is not None:
         yield "time_encoder.const_embed.weight", D.time_encoder.const_embed, "same"
         yield "time_encoder.time_encoder.fourier_coefs", D.time_encoder.fourier_coefs, "row"
     for res, block in zip(D.block_resolutions, D.blocks):
@@ -167,7 +184,8 @@ def discriminator_variables(D):
             layer = getattr(block, name)
             if layer is not None:
                 yield from _conv(f"b{res}.{name}", layer)
-    yield from _mapping("mapping", D.mapping)
+    if D.mapping is not None:
+        yield from _mapping("mapping", D.mapping)
     yield from _conv("b4.conv", D.epilogue.conv)
     yield from _dense("b4.fc", D.epilogue.fc)
     yield from _dense("b4.out", D.epilogue.out)
@@ -212,15 +230,15 @@ def load_reference_weights(model, params, source="reference parameters"):
     params = {name: np.asarray(params[name]) for name in params}
     problems, assignments = [], []
     for name, variable, layout in reference_variables(model):
+        expected_shape = _TO_REFERENCE[layout](np.zeros(variable.shape)).shape
         if name not in params:
-            problems.append(f"missing {name} (expected shape {tuple(_TO_REFERENCE[layout](np.zeros(variable.shape)).shape)})")
+            problems.append(f"missing {name} (expected shape {expected_shape})")
             continue
-        value = _FROM_REFERENCE[layout](params.pop(name))
-        if tuple(value.shape) != tuple(variable.shape):
-            problems.append(f"{name}: shape {tuple(_TO_REFERENCE[layout](value).shape)} does not match the model's "
-                            f"{tuple(_TO_REFERENCE[layout](np.zeros(variable.shape)).shape)}")
+        value = params.pop(name)
+        if value.shape != expected_shape:
+            problems.append(f"{name}: shape {value.shape} does not match the model's {expected_shape}")
             continue
-        assignments.append((variable, value))
+        assignments.append((variable, _FROM_REFERENCE[layout](value)))
     for name, expected in _constant_buffers(model).items():
         if name in params:
             value = params.pop(name)

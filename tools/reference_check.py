@@ -114,7 +114,7 @@ def check(directory, out=sys.stdout):
     results = run_calls(G, D, config, inputs, outputs)
 
     ok = True
-    print(f"{'output':<16}{'shape':<22}{'max abs diff':>14}{"tolerance":>26}  result", file=out)
+    print(f"{'output':<16}{'shape':<22}{'max abs diff':>14}{'tolerance':>26}  result", file=out)
     for name in config["calls"]:
         if name not in results or name not in TOLERANCES:
             print(f"{name:<16}no checker for this call: cannot verify it  FAIL", file=out)

@@ -1,0 +1,29 @@
+"""Shared test set-up: quiet TensorFlow, the reference fixture location, and a loud note when it is absent."""
+
+import os
+import pathlib
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import pytest  # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+OFFICIAL_SMALL = SHARED / "fixtures" / "official_small"
+_MISSING = []
+
+
+@pytest.fixture
+def official_small():
+    """Path of the golden reference fixture; skips (and is reported loudly at the end) when ../shared is absent."""
+    if not (OFFICIAL_SMALL / "config.json").is_file():
+        _MISSING.append(str(OFFICIAL_SMALL))
+        pytest.skip(f"REFERENCE FIXTURE ABSENT: {OFFICIAL_SMALL} not found; reference parity NOT checked")
+    return OFFICIAL_SMALL
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _MISSING:
+        terminalreporter.write_sep("!", "REFERENCE PARITY NOT CHECKED", red=True, bold=True)
+        terminalreporter.write_line(f"../shared is absent ({_MISSING[0]}): the tests that compare with the reference "
+                                    "PyTorch implementation were skipped. Put the shared/ folder beside the repository.")
