@@ -376,7 +376,7 @@ class Generator(keras.Model):
         """A seeded draw of motion-noise tokens [batch_size, num_tokens, motion_z_dim] (stateless, reproducible)."""
         return tf.random.stateless_normal([batch_size, num_tokens, self.motion_z_dim], seed=seed)
 
-    def synthesize(self, ws, t, motion_z, c=None, token_offset=0, fused_modconv=False):
+    def synthesize(self, ws, t, motion_z, c=None, token_offset=0, fused_modconv=False, frames_per_batch=None):
         """Frames from ws: the frame-at-time API.
 
         Args:
@@ -387,6 +387,8 @@ class Generator(keras.Model):
             token_offset: first token index of `motion_z` (scalar or [B]).
             fused_modconv: per-sample grouped convolutions (reference inference path) instead of
                 activation scaling around shared kernels.
+            frames_per_batch: render the B * F frames sequentially in groups of this many (inference only:
+                bounds activation memory, frames are independent); None renders all at once.
 
         Returns:
             [B, F, R, R, img_channels] float32 frames, nominally in [-1, 1] (not clamped).
@@ -394,16 +396,35 @@ class Generator(keras.Model):
         motion_v = self.motion_mapping(motion_z, t, c=c, token_offset=token_offset)  # [B, F, V]
         batch, frames = tf.shape(motion_v)[0], tf.shape(motion_v)[1]
         ws = tf.repeat(ws, frames, axis=0)
-        img = self.synthesis(ws, tf.reshape(motion_v, [batch * frames, -1]), fused_modconv=fused_modconv)
+        motion_v = tf.reshape(motion_v, [batch * frames, -1])
+        if frames_per_batch is None:
+            img = self.synthesis(ws, motion_v, fused_modconv=fused_modconv)
+        else:
+            img = self._synthesize_in_groups(ws, motion_v, frames_per_batch, fused_modconv)
         r = self.img_resolution
         return tf.reshape(img, [batch, frames, r, r, self.img_channels])
 
+    def _synthesize_in_groups(self, ws, motion_v, group, fused_modconv):
+        """Runs the synthesis on consecutive groups of frames, one group at a time (a sequential loop)."""
+        n = tf.shape(ws)[0]
+        groups = (n + group - 1) // group
+        pad = groups * group - n
+        ws = tf.pad(ws, [[0, pad], [0, 0], [0, 0]])
+        motion_v = tf.pad(motion_v, [[0, pad], [0, 0]])
+        img = tf.map_fn(
+            lambda args: self.synthesis(args[0], args[1], fused_modconv=fused_modconv),
+            (tf.reshape(ws, [groups, group, self.num_ws, self.w_dim]), tf.reshape(motion_v, [groups, group, -1])),
+            fn_output_signature=tf.TensorSpec([group, self.img_resolution, self.img_resolution, self.img_channels]),
+            parallel_iterations=1)
+        return tf.reshape(img, [groups * group, self.img_resolution, self.img_resolution, self.img_channels])[:n]
+
     def call(self, z, t, motion_z, c=None, truncation_psi=1.0, truncation_cutoff=None, token_offset=0,
-             fused_modconv=False, training=False):
+             fused_modconv=False, frames_per_batch=None, training=False):
         """Frames [B, F, R, R, C] for content latents z [B, z_dim] at times t [B, F]; see `synthesize`."""
         ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
                           training=training)
-        return self.synthesize(ws, t, motion_z, c=c, token_offset=token_offset, fused_modconv=fused_modconv)
+        return self.synthesize(ws, t, motion_z, c=c, token_offset=token_offset, fused_modconv=fused_modconv,
+                               frames_per_batch=frames_per_batch)
 
     def get_config(self):
         return {**super().get_config(), **self._config}

@@ -82,14 +82,18 @@ def upfirdn2d(x, padding, up=1, down=1, gain=1.0):
     """
     if up > 1:
         x = zero_insert(x, up)
-    p0, p1 = padding
-    if p0 or p1:
-        x = tf.pad(x, [[0, 0], [p0, p1], [p0, p1], [0, 0]])
     channels = x.shape[-1]
     f = tf.constant(resample_filter_2d() * gain, dtype=x.dtype)
     f = tf.tile(f[:, :, None, None], [1, 1, channels, 1])
-    # The filter is symmetric, so correlation (what depthwise_conv2d does) equals convolution.
-    return tf.nn.depthwise_conv2d(x, f, strides=[1, down, down, 1], padding="VALID")
+    # The filter is symmetric, so correlation (what depthwise_conv2d does) equals convolution. Explicit
+    # padding inside the convolution saves a padded copy of the activations.
+    return tf.nn.depthwise_conv2d(x, f, strides=[1, down, down, 1], padding=_explicit(padding))
+
+
+def _explicit(padding):
+    """(before, after) on both spatial axes -> the explicit NHWC padding list of tf.nn convolutions."""
+    p0, p1 = padding
+    return [[0, 0], [p0, p1], [p0, p1], [0, 0]]
 
 
 def upsample2d(x):
@@ -123,9 +127,8 @@ def conv2d(x, kernel, up=1, down=1):
         else:
             # TF has no grouped transposed convolution: the same result is a zero-inserted input, padded by
             # k - 1 on both sides, correlated with the spatially flipped kernel.
-            x = zero_insert(x, 2)
-            x = tf.pad(x, [[0, 0], [kh - 1, kh - 2], [kh - 1, kh - 2], [0, 0]])
-            x = tf.nn.conv2d(x, tf.reverse(kernel, axis=[0, 1]), strides=1, padding="VALID")
+            x = tf.nn.conv2d(zero_insert(x, 2), tf.reverse(kernel, axis=[0, 1]), strides=1,
+                             padding=_explicit((kh - 1, kh - 2)))
         return upfirdn2d(x, padding=(1, 1), gain=4.0)
     if down > 1:
         if down != 2:
@@ -135,10 +138,7 @@ def conv2d(x, kernel, up=1, down=1):
             return tf.nn.conv2d(x, kernel, strides=1, padding="VALID")
         x = upfirdn2d(x, padding=(2, 2))
         return tf.nn.conv2d(x, kernel, strides=2, padding="VALID")
-    pad = kh // 2
-    if pad:
-        x = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
-    return tf.nn.conv2d(x, kernel, strides=1, padding="VALID")
+    return tf.nn.conv2d(x, kernel, strides=1, padding=_explicit((kh // 2, kh // 2)))
 
 
 def normalize_2nd_moment(x, eps=1e-8):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tiny_models import tiny_discriminator
+from tests.tiny_models import tiny_discriminator
 
 
 def _clips(batch=4, seed=0):

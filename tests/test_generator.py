@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from svgan_tf.generator import Generator
-from tiny_models import TINY_G, tiny_generator
+from tests.tiny_models import TINY_G, tiny_generator
 
 
 def _inputs(G, batch=2, frames=3, seed=0):

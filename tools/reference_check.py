@@ -101,8 +101,9 @@ def run_calls(G, D, config, inputs, outputs):
     return results
 
 
-def check(directory, out=sys.stdout):
+def check(directory, out=None):
     """Runs the whole check on a fixture directory; returns True when every output is within tolerance."""
+    out = out or sys.stdout
     from svgan_tf import reference
 
     config, params_G, params_D, inputs, outputs = load_fixture(directory)
