@@ -14,6 +14,7 @@ window (with `token_offset` = the window's start) or from the whole token sequen
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from svgan_tf.layers import DenseLayer, bias_act, modulated_conv2d, normalize_2nd_moment, upsample2d
@@ -371,6 +372,17 @@ class Generator(keras.Model):
     def token_window(self, t):
         """(start, length) of the motion tokens that frames at times `t` need; see `motion.token_window`."""
         return token_window(t, self.motion_mapping.motion_z_distance, self.motion_mapping.kernel_size)
+
+    def slice_token_window(self, motion_z, t):
+        """Exactly the tokens that frames at times `t` need: (motion_z window, token_offset).
+
+        `G(z, t, window, token_offset=offset)` then equals `G(z, t, motion_z)`.
+        """
+        start, length = self.token_window(t)
+        if motion_z.shape[1] is not None and start + length > motion_z.shape[1]:
+            raise ValueError(f"motion_z has {motion_z.shape[1]} tokens; times up to {np.max(t)} need "
+                             f"{start + length} (see Generator.num_motion_tokens).")
+        return motion_z[:, start:start + length], start
 
     def sample_motion_z(self, batch_size, num_tokens, seed):
         """A seeded draw of motion-noise tokens [batch_size, num_tokens, motion_z_dim] (stateless, reproducible)."""

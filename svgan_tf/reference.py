@@ -28,6 +28,9 @@ Name correspondences (ours -> reference), for a generator G and a discriminator 
 * D.time_encoder.const_embed, .fourier_coefs -> time_encoder.const_embed.weight, time_encoder.time_encoder.fourier_coefs
 """
 
+import os
+import tempfile
+
 import numpy as np
 
 from svgan_tf.discriminator import Discriminator
@@ -249,6 +252,27 @@ def load_reference_weights(model, params, source="reference parameters"):
         raise ValueError(f"{source} do not fit this {type(model).__name__}:\n  " + "\n  ".join(problems))
     for variable, value in assignments:
         variable.assign(value.astype(np.float32))
+
+
+def load_reference_npz(model, path):
+    """Loads a reference-named `.npz` (e.g. a fixture's params_G.npz) into `model`."""
+    with np.load(path) as params:
+        load_reference_weights(model, dict(params), source=str(path))
+
+
+def save_reference_npz(model, path):
+    """Writes the model under reference names to `path` (.npz), atomically: a crash leaves no partial file."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    with tempfile.NamedTemporaryFile(dir=directory, suffix=".npz.tmp", delete=False) as tmp:
+        try:
+            np.savez(tmp, **reference_state_dict(model))
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        except BaseException:
+            os.unlink(tmp.name)
+            raise
+    os.replace(tmp.name, path)
 
 
 def reference_state_dict(model):

@@ -40,7 +40,7 @@ def test_truncation_and_cutoff():
     np.testing.assert_allclose(G.mapping(z, truncation_psi=0.0).numpy(),
                                np.broadcast_to(np.arange(G.w_dim, dtype=np.float32), ws.shape))
     cut = G.mapping(z, truncation_psi=0.5, truncation_cutoff=2).numpy()
-    np.testing.assert_allclose(cut[:, :2], G.w_dim * 0 + 0.5 * ws[:, :2] + 0.5 * np.arange(G.w_dim), rtol=1e-6)
+    np.testing.assert_allclose(cut[:, :2], 0.5 * ws[:, :2] + 0.5 * np.arange(G.w_dim), rtol=1e-6)
     np.testing.assert_array_equal(cut[:, 2:], ws[:, 2:])
 
 

@@ -34,9 +34,9 @@ def test_frame_from_its_window_equals_frame_from_whole_sequence(precision):
     # that the synthesis runs on the same batch and only the motion windowing differs.
     windows, offsets = [], []
     for t in times:
-        start, length = G.token_window([t])
-        assert length == motion.window_length(G.motion_mapping.kernel_size)
-        windows.append(motion_z[0, start:start + length])
+        window, start = G.slice_token_window(motion_z, [t])
+        assert window.shape[1] == motion.window_length(G.motion_mapping.kernel_size)
+        windows.append(window[0])
         offsets.append(start)
     frames = G(tf.repeat(z, len(times), axis=0), times[:, None], tf.stack(windows), token_offset=offsets).numpy()
     np.testing.assert_allclose(frames[:, 0], whole, rtol=0, atol=1e-6)
@@ -61,6 +61,8 @@ def test_too_few_tokens_is_a_clear_error():
     motion_z = G.sample_motion_z(1, motion.window_length(3), seed=[0, 0])
     with pytest.raises(tf.errors.InvalidArgumentError, match="Too few motion tokens"):
         G.motion_mapping(motion_z, np.array([[40.0]]))
+    with pytest.raises(ValueError, match="motion_z has 6 tokens"):
+        G.slice_token_window(motion_z, [40.0])
 
 
 def test_seeded_motion_draw_is_reproducible():

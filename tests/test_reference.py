@@ -68,6 +68,18 @@ def test_state_dict_round_trip_is_exact(official_small):
             np.testing.assert_array_equal(state[name], params[name], err_msg=name)
 
 
+def test_npz_files_round_trip(official_small, tmp_path):
+    config = json.load(open(official_small / "config.json"))
+    D = reference.build_discriminator(config["D_kwargs"], mixed_precision=None)
+    reference.load_reference_npz(D, official_small / "params_D.npz")
+    reference.save_reference_npz(D, tmp_path / "d.npz")
+    assert [p.name for p in tmp_path.iterdir()] == ["d.npz"]  # no temporary file left behind
+    with np.load(tmp_path / "d.npz") as ours, np.load(official_small / "params_D.npz") as theirs:
+        assert sorted(ours.files) == sorted(theirs.files)
+        for name in theirs.files:
+            np.testing.assert_array_equal(ours[name], theirs[name])
+
+
 def test_loading_problems_are_named_and_nothing_is_assigned(official_small):
     config = json.load(open(official_small / "config.json"))
     G = reference.build_generator(config["G_kwargs"], mixed_precision=None)

@@ -70,8 +70,10 @@ def run_calls(G, D, config, inputs, outputs):
     z = inputs["z"]
     c = inputs["c"] if inputs["c"].shape[-1] > 0 else None
     motion_z, t_frames = inputs["motion_z"], inputs["t_frames"]
-    psi = float(inputs["truncation_psi"]) if "truncation_psi" in inputs else 1.0
-    cutoff = int(inputs["truncation_cutoff"]) if "truncation_cutoff" in inputs else None
+    preset = config.get("preset_params", {})
+    psi = float(inputs.get("truncation_psi", preset.get("truncation_psi", 1.0)))
+    cutoff = inputs.get("truncation_cutoff", preset.get("truncation_cutoff"))
+    cutoff = None if cutoff is None else int(cutoff)
     num_videos = z.shape[0]
 
     def d_gradient():
