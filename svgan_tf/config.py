@@ -1,0 +1,234 @@
+"""Training configuration: absl flags -> one frozen `TrainConfig`.
+
+The library is usable without flags: build a `TrainConfig` directly (every field has the reference
+default) and call `resolve()` to fill the values the reference derives automatically ("auto" settings of
+StyleGAN2-ADA's `cfg=auto`, SPEC.md section 1.4) from the resolution, the batch and the replica count.
+
+Flags are defined here, once, so that `svgan_tf.train` and any tool share them. Flagfiles live in
+`configs/*.flags`; each begins with the command that runs it.
+"""
+
+import dataclasses
+import math
+import os
+from typing import Optional, Tuple
+
+from absl import flags
+
+# --------------------------------------------------------------------------------------------------
+# Flags (reference defaults). "auto" / -1 / empty means "derived by TrainConfig.resolve()".
+
+# Data and sampling.
+flags.DEFINE_string("data", None, "Dataset: a reference-layout folder or .zip, a TFRecord directory made by "
+                    "tools/make_dataset.py, or 'demo' (built-in synthetic videos).")
+flags.DEFINE_bool("cond", False, "Train a class-conditional model from the dataset's labels.")
+flags.DEFINE_bool("mirror", True, "Double the dataset with horizontally flipped copies of whole videos.")
+flags.DEFINE_integer("num_frames", 3, "Frames per clip k (sparse training).")
+flags.DEFINE_integer("max_dist", 32, "Largest span between a clip's first and last frame.")
+flags.DEFINE_integer("max_num_frames", 1024, "Training window: longer videos contribute a random window this long.")
+flags.DEFINE_list("total_dists", ["1", "2", "4", "8", "16", "32", "64", "128", "256", "512", "1024", "2048"],
+                  "Allowed spans (the span is uniform over those within [k - 1, max_dist]).")
+# Generator and discriminator.
+flags.DEFINE_integer("z_dim", 512, "Content latent width.")
+flags.DEFINE_integer("w_dim", 512, "Intermediate latent width.")
+flags.DEFINE_integer("mapping_layers", 2, "Layers of the content mapping network.")
+flags.DEFINE_integer("channel_base", -1, "Channels(res) = min(channel_base // res, channel_max); -1: 16384 below "
+                     "512x512, else 32768 (reference auto).")
+flags.DEFINE_integer("channel_max", 512, "Maximum channels of G and D.")
+flags.DEFINE_integer("motion_z_dim", 512, "Width of the motion-noise tokens.")
+flags.DEFINE_integer("motion_v_dim", 512, "Width of the motion vectors.")
+flags.DEFINE_integer("motion_kernel_size", 11, "Kernel size of the motion conv1d layers.")
+flags.DEFINE_integer("time_enc_dim", 256, "Frequencies of the acyclic positional encoding.")
+flags.DEFINE_integer("min_period_len", 16, "Shortest period (frames); also the motion token spacing (16 FFS, "
+                     "256 SkyTimelapse).")
+flags.DEFINE_integer("max_period_len", 1024, "Longest period (frames).")
+flags.DEFINE_integer("num_fp16_res", 4, "Top resolutions of G and D in mixed precision (0: float32 everywhere).")
+flags.DEFINE_enum("mixed_precision", "mixed_float16", ["mixed_float16", "mixed_bfloat16"],
+                  "Keras dtype policy of the mixed-precision resolutions.")
+flags.DEFINE_float("conv_clamp", 256, "Activation clamp of G and D convolutions (negative: off).")
+flags.DEFINE_integer("mbstd_group_size", -1, "Minibatch-std group size; -1: min(per-replica batch, 4).")
+flags.DEFINE_integer("d_mapping_layers", 2, "Layers of the discriminator's conditioning network.")
+flags.DEFINE_integer("concat_res", 16, "Resolution at which D concatenates the frames' features.")
+# Optimisation.
+flags.DEFINE_integer("batch", 64, "Global batch in videos (clips); k frames each.")
+flags.DEFINE_float("lr", -1, "Adam learning rate of G and D; -1: 0.0025, or 0.002 at 1024x1024 (reference auto).")
+flags.DEFINE_list("betas", ["0", "0.99"], "Adam beta1, beta2 (before lazy-regularisation scaling).")
+flags.DEFINE_float("eps", 1e-8, "Adam epsilon.")
+flags.DEFINE_float("r1_gamma", -1, "R1 weight; -1: 0.0002 * resolution^2 / batch (reference auto).")
+flags.DEFINE_integer("r1_interval", 16, "Lazy R1: a regularisation step every this many D steps (0: never).")
+flags.DEFINE_integer("g_reg_interval", 4, "G's lazy-regularisation interval (only scales G's lr and beta2, as the "
+                     "reference, which has no G regulariser).")
+flags.DEFINE_float("ema_kimg", -1, "EMA half-life of G_ema in thousands of videos; -1: batch * 10 / 32.")
+flags.DEFINE_enum("aug", "ada", ["ada", "noaug", "fixed"], "Discriminator augmentation.")
+flags.DEFINE_string("augpipe", "bgc", "Augmentation pipeline.")
+flags.DEFINE_float("aug_p", 0.0, "Initial (ada) or fixed (fixed) augmentation probability.")
+flags.DEFINE_float("ada_target", 0.6, "ADA target of E[sign(D(real))].")
+flags.DEFINE_float("ada_kimg", 100, "ADA speed: p can go 0 -> 1 in this many thousand videos.")
+flags.DEFINE_integer("ada_interval", 4, "Steps between ADA adjustments.")
+# Run length, logging, checkpoints.
+flags.DEFINE_float("kimg", 25000, "Training length in thousands of frames (clips x k).")
+flags.DEFINE_float("tick_kimg", 5, "Progress line and TensorBoard scalars every this many kimg.")
+flags.DEFINE_float("snapshot_kimg", 1000, "Checkpoint, sample grid and reference-format G_ema every this many kimg.")
+flags.DEFINE_string("outdir", "runs/train", "Output directory (checkpoints, TensorBoard, samples).")
+flags.DEFINE_string("resume", "", "'latest' (newest checkpoint in --outdir), a checkpoint path, or empty.")
+flags.DEFINE_integer("seed", 0, "Seed of every random draw (data, latents, augmentation).")
+flags.DEFINE_bool("jit", False, "XLA-compile the training step (GPUs only).")
+flags.DEFINE_integer("keep_checkpoints", 5, "Checkpoints kept in --outdir.")
+
+FLAGS = flags.FLAGS
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Every training hyper-parameter, with the reference defaults (SPEC.md sections 1, 4, 5).
+
+    Fields with value None / -1 are derived by `resolve()`.
+    """
+    data: Optional[str] = None
+    cond: bool = False
+    mirror: bool = True
+    num_frames: int = 3
+    max_dist: int = 32
+    max_num_frames: int = 1024
+    total_dists: Tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)
+    z_dim: int = 512
+    w_dim: int = 512
+    mapping_layers: int = 2
+    channel_base: int = -1
+    channel_max: int = 512
+    motion_z_dim: int = 512
+    motion_v_dim: int = 512
+    motion_kernel_size: int = 11
+    time_enc_dim: int = 256
+    min_period_len: int = 16
+    max_period_len: int = 1024
+    num_fp16_res: int = 4
+    mixed_precision: str = "mixed_float16"
+    conv_clamp: Optional[float] = 256
+    mbstd_group_size: int = -1
+    d_mapping_layers: int = 2
+    concat_res: int = 16
+    batch: int = 64
+    lr: float = -1
+    betas: Tuple[float, float] = (0.0, 0.99)
+    eps: float = 1e-8
+    r1_gamma: float = -1
+    r1_interval: int = 16
+    g_reg_interval: int = 4
+    ema_kimg: float = -1
+    aug: str = "ada"
+    augpipe: str = "bgc"
+    aug_p: float = 0.0
+    ada_target: float = 0.6
+    ada_kimg: float = 100
+    ada_interval: int = 4
+    kimg: float = 25000
+    tick_kimg: float = 5
+    snapshot_kimg: float = 1000
+    outdir: str = "runs/train"
+    resume: str = ""
+    seed: int = 0
+    jit: bool = False
+    keep_checkpoints: int = 5
+    # Set by resolve(): dataset resolution, label width and replica count.
+    resolution: int = -1
+    c_dim: int = 0
+    num_replicas: int = 1
+
+    def resolve(self, resolution, c_dim=0, num_replicas=1):
+        """The config with every automatic value filled in, validated; raises ValueError naming the flag."""
+        errors = []
+        if resolution < 8 or resolution & (resolution - 1):
+            errors.append(f"dataset resolution {resolution} is not a power of two >= 8")
+        if self.batch <= 0:
+            errors.append(f"--batch must be positive, got {self.batch}")
+        elif self.batch % num_replicas:
+            errors.append(f"--batch={self.batch} is not divisible by the {num_replicas} replicas")
+        if self.num_frames < 1:
+            errors.append(f"--num_frames must be >= 1, got {self.num_frames}")
+        if self.max_dist < self.num_frames - 1:
+            errors.append(f"--max_dist={self.max_dist} is shorter than num_frames - 1 = {self.num_frames - 1}")
+        if not any(self.num_frames - 1 <= d <= self.max_dist for d in self.total_dists):
+            errors.append(f"--total_dists has no span within [num_frames - 1, max_dist]")
+        if self.kimg <= 0 or self.tick_kimg <= 0 or self.snapshot_kimg <= 0:
+            errors.append("--kimg, --tick_kimg and --snapshot_kimg must be positive")
+        for name in ("r1_interval", "g_reg_interval", "ada_interval"):
+            if getattr(self, name) < 0:
+                errors.append(f"--{name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.aug_p <= 1.0:
+            errors.append(f"--aug_p must be in [0, 1], got {self.aug_p}")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            errors.append(f"--betas must be two values in [0, 1), got {self.betas}")
+        if self.cond and c_dim == 0:
+            errors.append("--cond needs a dataset with labels (dataset.json), but this one has none")
+        if not 8 <= self.concat_res < max(resolution, 9):
+            errors.append(f"--concat_res={self.concat_res} must be a discriminator resolution in [8, {resolution // 2}]")
+        if errors:
+            raise ValueError("Invalid training configuration:\n  " + "\n  ".join(errors))
+        batch_per_replica = self.batch // num_replicas
+        return dataclasses.replace(
+            self, resolution=resolution, c_dim=c_dim if self.cond else 0, num_replicas=num_replicas,
+            channel_base=self.channel_base if self.channel_base > 0 else (32768 if resolution >= 512 else 16384),
+            lr=self.lr if self.lr > 0 else (0.002 if resolution >= 1024 else 0.0025),
+            r1_gamma=self.r1_gamma if self.r1_gamma >= 0 else 0.0002 * resolution ** 2 / self.batch,
+            ema_kimg=self.ema_kimg if self.ema_kimg > 0 else self.batch * 10 / 32,
+            mbstd_group_size=self.mbstd_group_size if self.mbstd_group_size > 0 else min(batch_per_replica, 4))
+
+    @property
+    def batch_per_replica(self):
+        return self.batch // self.num_replicas
+
+    @property
+    def conv_clamp_or_none(self):
+        return None if self.conv_clamp is None or self.conv_clamp < 0 else self.conv_clamp
+
+    def generator_kwargs(self):
+        """`svgan_tf.generator.Generator` arguments."""
+        return dict(
+            z_dim=self.z_dim, c_dim=self.c_dim, w_dim=self.w_dim, img_resolution=self.resolution,
+            mapping_layers=self.mapping_layers, channel_base=self.channel_base, channel_max=self.channel_max,
+            num_fp16_res=self.num_fp16_res, conv_clamp=self.conv_clamp_or_none, motion_z_dim=self.motion_z_dim,
+            motion_v_dim=self.motion_v_dim, motion_kernel_size=self.motion_kernel_size,
+            motion_z_distance=self.min_period_len, time_enc_dim=self.time_enc_dim,
+            min_period_len=self.min_period_len, max_period_len=self.max_period_len,
+            max_num_frames=self.max_num_frames, mixed_precision=self.mixed_precision)
+
+    def discriminator_kwargs(self):
+        """`svgan_tf.discriminator.Discriminator` arguments."""
+        return dict(
+            c_dim=self.c_dim, img_resolution=self.resolution, channel_base=self.channel_base,
+            channel_max=self.channel_max, num_fp16_res=self.num_fp16_res, conv_clamp=self.conv_clamp_or_none,
+            num_frames=self.num_frames, concat_res=self.concat_res, mbstd_group_size=self.mbstd_group_size,
+            mapping_layers=self.d_mapping_layers, max_num_frames=self.max_num_frames,
+            mixed_precision=self.mixed_precision)
+
+    def adam_kwargs(self, reg_interval):
+        """Adam settings with the lazy-regularisation correction c = interval / (interval + 1) of lr and beta2."""
+        c = reg_interval / (reg_interval + 1) if reg_interval else 1.0
+        return dict(learning_rate=self.lr * c, beta_1=self.betas[0] ** c, beta_2=self.betas[1] ** c,
+                    epsilon=self.eps)
+
+    def summary(self):
+        """Human-readable lines of every value, for the start-up log."""
+        return [f"{field.name:<18} {getattr(self, field.name)}" for field in dataclasses.fields(self)]
+
+
+def from_flags():
+    """A `TrainConfig` from the parsed absl flags (not resolved); raises ValueError naming a bad flag."""
+    if not FLAGS.data:
+        raise ValueError("--data is required: a dataset path, or 'demo' for the built-in synthetic videos.")
+    if FLAGS.data != "demo" and not os.path.exists(FLAGS.data):
+        raise ValueError(f"--data={FLAGS.data}: no such file or directory.")
+    try:
+        total_dists = tuple(int(d) for d in FLAGS.total_dists)
+        betas = tuple(float(b) for b in FLAGS.betas)
+    except ValueError as error:
+        raise ValueError(f"--total_dists / --betas must be numbers: {error}") from None
+    values = {field.name: getattr(FLAGS, field.name) for field in dataclasses.fields(TrainConfig)
+              if field.name in FLAGS and field.name not in ("total_dists", "betas")}
+    return TrainConfig(**values, total_dists=total_dists, betas=betas)
+
+
+def kimg_to_steps(kimg, batch, num_frames):
+    """Training steps covering `kimg` thousand frames (kimg counts frames: batch clips x k frames per step)."""
+    return max(1, math.ceil(kimg * 1000 / (batch * num_frames)))

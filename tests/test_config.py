@@ -1,0 +1,70 @@
+"""Flags -> TrainConfig: reference defaults, automatic values, validation errors naming the flag."""
+
+import pathlib
+import subprocess
+import sys
+
+import pytest
+from absl import flags
+from absl.testing import flagsaver
+
+from svgan_tf import config
+from tests.conftest import REPO
+
+FLAGS = flags.FLAGS
+
+
+@pytest.fixture(autouse=True)
+def parsed_flags():
+    if not FLAGS.is_parsed():
+        FLAGS(["test"])
+    yield
+
+
+def test_reference_automatic_values():
+    cfg = config.TrainConfig(data="demo").resolve(256, num_replicas=4)
+    assert cfg.channel_base == 16384 and cfg.lr == 0.0025 and cfg.ema_kimg == 20
+    assert cfg.r1_gamma == pytest.approx(0.2048) and cfg.mbstd_group_size == 4 and cfg.batch_per_replica == 16
+    big = config.TrainConfig(data="demo", batch=16).resolve(1024)
+    assert big.channel_base == 32768 and big.lr == 0.002 and big.r1_gamma == pytest.approx(13.1072)
+    g = config.TrainConfig().resolve(256).adam_kwargs(4)
+    assert g["learning_rate"] == pytest.approx(0.002) and g["beta_2"] == pytest.approx(0.99 ** 0.8)
+    d = config.TrainConfig().resolve(256).adam_kwargs(16)
+    assert d["learning_rate"] == pytest.approx(0.0025 * 16 / 17) and d["beta_1"] == 0.0
+    assert config.kimg_to_steps(25000, 64, 3) == 130209
+
+
+@pytest.mark.parametrize("changes,message", [
+    (dict(batch=-4), "--batch must be positive"),
+    (dict(batch=6), "not divisible by the 4 replicas"),
+    (dict(max_dist=1), "--max_dist=1"),
+    (dict(aug_p=2.0), "--aug_p"),
+    (dict(cond=True), "--cond needs a dataset with labels"),
+    (dict(concat_res=64), "--concat_res=64"),
+])
+def test_validation_names_the_flag(changes, message):
+    with pytest.raises(ValueError, match=message):
+        config.TrainConfig(data="demo", **changes).resolve(64, num_replicas=4)
+
+
+def test_from_flags_reads_flagfiles_and_checks_data():
+    for flagfile in sorted(pathlib.Path(REPO / "configs").glob("*.flags")):
+        header = [line for line in flagfile.read_text().splitlines() if line.startswith("#")]
+        assert flagfile.read_text().startswith("#")
+        assert any(f"python -m svgan_tf.train --flagfile=configs/{flagfile.name}" in line for line in header)
+    with flagsaver.flagsaver():
+        FLAGS(["train", f"--flagfile={REPO / 'configs' / 'sky.flags'}", "--data=demo"])
+        cfg = config.from_flags()
+        assert cfg.min_period_len == 256 and cfg.batch == 64 and cfg.total_dists[-1] == 2048
+    with flagsaver.flagsaver(data=None):
+        with pytest.raises(ValueError, match="--data is required"):
+            config.from_flags()
+    with flagsaver.flagsaver(data="/no/such/dataset"):
+        with pytest.raises(ValueError, match="--data=/no/such/dataset"):
+            config.from_flags()
+
+
+def test_unknown_flag_is_refused_by_the_command():
+    result = subprocess.run([sys.executable, "-m", "svgan_tf.train", "--data=demo", "--bacth=4"], cwd=REPO,
+                            capture_output=True, text=True)
+    assert result.returncode != 0 and "bacth" in result.stderr
