@@ -182,6 +182,12 @@ class TrainConfig:
     def conv_clamp_or_none(self):
         return None if self.conv_clamp is None or self.conv_clamp < 0 else self.conv_clamp
 
+    def sampling(self):
+        """The sparse frame sampling of this run (`svgan_tf.data.SamplingConfig`)."""
+        from svgan_tf.data import SamplingConfig
+        return SamplingConfig(num_frames=self.num_frames, max_num_frames=self.max_num_frames, max_dist=self.max_dist,
+                              total_dists=self.total_dists, mirror=self.mirror)
+
     def generator_kwargs(self):
         """`svgan_tf.generator.Generator` arguments."""
         return dict(
@@ -231,4 +237,4 @@ def from_flags():
 
 def kimg_to_steps(kimg, batch, num_frames):
     """Training steps covering `kimg` thousand frames (kimg counts frames: batch clips x k frames per step)."""
-    return max(1, math.ceil(kimg * 1000 / (batch * num_frames)))
+    return max(1, math.ceil(kimg * 1000 / (batch * num_frames) - 1e-9))  # tolerate float rounding of kimg

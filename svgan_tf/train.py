@@ -75,6 +75,7 @@ class Training:
 
 def build_training(cfg, strategy):
     """Networks, optimisers and counters, created inside `strategy.scope()` (Keras 3 requires both there)."""
+    keras.utils.set_random_seed(cfg.seed)  # the initial weights are a function of the seed
     with strategy.scope():
         G = Generator(**cfg.generator_kwargs(), name="G")
         D = Discriminator(**cfg.discriminator_kwargs(), name="D")
@@ -103,14 +104,15 @@ def _minimise(opt, tape, target, variables):
     grads = tape.gradient(target, variables)
     if not isinstance(opt, keras.optimizers.LossScaleOptimizer):
         grads = losses.scrub(grads)
-    opt.apply(grads, variables)
+    # R1 does not depend on every D parameter (e.g. the output bias): those get no update.
+    pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
+    opt.apply([g for g, _ in pairs], [v for _, v in pairs])
 
 
 def make_step_functions(cfg, training, source, strategy):
     """The compiled training steps: (plain step, step with the lazy R1 phase)."""
     G, D, G_ema = training.G, training.D, training.G_ema
-    sampling = data.SamplingConfig(num_frames=cfg.num_frames, max_num_frames=cfg.max_num_frames,
-                                   max_dist=cfg.max_dist, total_dists=cfg.total_dists, mirror=cfg.mirror)
+    sampling = cfg.sampling()
     pipe = augment.augment_pipe(cfg.augpipe) if cfg.aug != "noaug" else None
     num_tokens = G.num_motion_tokens(cfg.max_num_frames - 1)
     b, global_batch = cfg.batch_per_replica, float(cfg.batch)
@@ -188,7 +190,7 @@ def make_step_functions(cfg, training, source, strategy):
                 e.assign(g)
             training.step.assign_add(1)
             return out
-        return tf.function(step_fn, jit_compile=cfg.jit or None)
+        return tf.function(step_fn, jit_compile=cfg.jit or None, autograph=False)
 
     return make(False), make(True)
 
@@ -251,10 +253,12 @@ def train(cfg, strategy=None, max_steps=None):
     if cfg.jit and not tf.config.list_logical_devices("GPU"):
         raise ValueError("--jit needs a GPU: XLA in this training loop is unsupported on CPU (MirroredStrategy "
                          "fails with a cross-device resource error) and slower than graph mode there.")
-    source = data.open_source(cfg.data)
-    cfg = cfg.resolve(source.index.resolution, source.index.labels.shape[1], strategy.num_replicas_in_sync)
+    sampling = cfg.sampling()
+    source = data.open_source(cfg.data, sampling=sampling, use_labels=cfg.cond)
+    cfg = cfg.resolve(source.index.resolution, source.index.c_dim, strategy.num_replicas_in_sync)
     chief = _is_chief(strategy)
-    logging.info("Dataset %s: %s", cfg.data, source.index.description if hasattr(source.index, "description") else "")
+    logging.info("Dataset: %s (%d videos too short for the sampling were skipped)", source.index.description,
+                 source.index.num_skipped)
     logging.info("Training configuration:\n  %s", "\n  ".join(cfg.summary()))
     os.makedirs(cfg.outdir, exist_ok=True)
     if chief:
@@ -272,8 +276,6 @@ def train(cfg, strategy=None, max_steps=None):
     logging.info("%s at step %d.", f"Resumed from {restored}" if restored else "Starting", start_step)
 
     # 3. Data, restarted at the resumed data position.
-    sampling = data.SamplingConfig(num_frames=cfg.num_frames, max_num_frames=cfg.max_num_frames,
-                                   max_dist=cfg.max_dist, total_dists=cfg.total_dists, mirror=cfg.mirror)
     dataset = strategy.distribute_datasets_from_function(
         lambda ctx: data.real_clip_dataset(source, sampling, ctx.get_per_replica_batch_size(cfg.batch), cfg.seed,
                                            start_index=start_step * cfg.batch, input_context=ctx))

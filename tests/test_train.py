@@ -1,0 +1,94 @@
+"""Training loop: distributed steps, EMA, checkpoints and exact resumption, monitoring output, SIGKILL."""
+
+import dataclasses
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from svgan_tf import config, reference, train
+from svgan_tf.generator import Generator
+from tests.conftest import REPO
+
+# A tiny model on the built-in synthetic videos: a step takes well under a second on a CPU.
+TINY = config.TrainConfig(
+    data="demo", batch=4, z_dim=16, w_dim=16, mapping_layers=1, channel_base=256, channel_max=16,
+    motion_z_dim=8, motion_v_dim=8, motion_kernel_size=3, time_enc_dim=4, min_period_len=8, max_period_len=64,
+    max_num_frames=64, num_fp16_res=0, d_mapping_layers=1, concat_res=8, r1_interval=2, ada_interval=2,
+    aug_p=0.2, kimg=0.012 * 6, tick_kimg=0.012 * 2, snapshot_kimg=0.012 * 2, seed=3)  # 12 frames per step
+
+
+def _values(model):
+    return [v.numpy().copy() for v in model.weights]
+
+
+def test_mirrored_steps_train_both_networks_and_the_ema(tmp_path):
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    cfg = dataclasses.replace(TINY, outdir=str(tmp_path), kimg=0.012 * 3, aug="ada")
+    training = train.train(cfg, strategy=strategy)
+    assert strategy.num_replicas_in_sync == 2 and int(training.step.numpy()) == 3
+    fresh = train.build_training(cfg.resolve(32), tf.distribute.get_strategy())
+    for name in ("G", "D"):
+        changed = [not np.array_equal(a, b) for a, b in zip(_values(getattr(training, name)),
+                                                               _values(getattr(fresh, name)))]
+        assert sum(changed) > len(changed) // 2, name
+    g, ema = _values(training.G), _values(training.G_ema)
+    assert any(not np.array_equal(a, b) for a, b in zip(g, ema))
+    assert all(np.all(np.isfinite(v)) for v in g + ema + _values(training.D))
+    # Monitoring and snapshot outputs.
+    assert glob.glob(str(tmp_path / "tensorboard" / "events.out.tfevents.*"))
+    assert os.path.exists(tmp_path / "samples" / "fakes000000.gif")
+    exports = sorted(glob.glob(str(tmp_path / "G_ema-reference-*.npz")))
+    assert exports and tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+    G = Generator(**json.load(open(exports[-1][:-4] + ".json")))
+    reference.load_reference_npz(G, exports[-1])
+    for a, b in zip(_values(G), _values(training.G_ema)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_resume_continues_exactly(tmp_path):
+    whole = train.train(dataclasses.replace(TINY, outdir=str(tmp_path / "whole")))
+    first = dataclasses.replace(TINY, outdir=str(tmp_path / "split"))
+    train.train(first, max_steps=2)
+    resumed = train.train(dataclasses.replace(first, resume="latest"))
+    assert int(resumed.step.numpy()) == int(whole.step.numpy()) == 6
+    for name in ("G", "D", "G_ema"):
+        for a, b in zip(_values(getattr(whole, name)), _values(getattr(resumed, name))):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=name)
+    np.testing.assert_allclose(whole.ada_p.numpy(), resumed.ada_p.numpy(), atol=1e-7)
+
+
+def test_sigkill_then_resume_latest(tmp_path):
+    outdir = tmp_path / "killed"
+    args = [sys.executable, "-m", "svgan_tf.train", "--data=demo", f"--outdir={outdir}", "--batch=4", "--z_dim=16",
+            "--w_dim=16", "--mapping_layers=1", "--channel_base=256", "--channel_max=16", "--motion_z_dim=8",
+            "--motion_v_dim=8", "--motion_kernel_size=3", "--time_enc_dim=4", "--min_period_len=8",
+            "--max_period_len=64", "--max_num_frames=64", "--num_fp16_res=0", "--concat_res=8", "--kimg=100",
+            "--snapshot_kimg=0.024", "--tick_kimg=0.024", "--aug=noaug"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and len(glob.glob(str(outdir / "checkpoints" / "ckpt-*.index"))) < 2:
+            time.sleep(0.2)
+        assert process.poll() is None, "training stopped on its own"
+        process.send_signal(signal.SIGKILL)  # possibly in the middle of writing a checkpoint
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    last = tf.train.latest_checkpoint(str(outdir / "checkpoints"))
+    assert last is not None
+    last_step = int(last.rsplit("-", 1)[1])
+    resumed = subprocess.run(args[:-4] + ["--kimg", str((last_step + 2) * 12 / 1000), "--snapshot_kimg=0.024",
+                                          "--tick_kimg=0.012", "--aug=noaug", "--resume=latest"],
+                             cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"step {last_step + 1:7d}" in resumed.stdout  # continued right after the last snapshot
