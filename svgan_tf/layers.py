@@ -39,6 +39,10 @@ def resample_filter_2d():
 def bias_act(x, bias=None, activation="linear", gain=None, clamp=None):
     """Adds a bias, applies an activation, multiplies by a gain, then clamps (reference `bias_act`).
 
+    The activation, gain and clamp form one op whose gradient is computed from its output alone (as the
+    reference's fused CUDA kernel does), so backpropagation keeps one activation tensor per layer instead
+    of four; the gradient is itself differentiable (R1 differentiates through it).
+
     Args:
         x: tensor whose last axis holds the channels.
         bias: optional bias of shape [channels] (already scaled), added before the activation.
@@ -47,19 +51,42 @@ def bias_act(x, bias=None, activation="linear", gain=None, clamp=None):
             (sqrt(2) for lrelu, 1 for linear).
         clamp: if not None, the output is clipped to [-clamp, clamp] *after* the gain.
     """
+    if activation not in ACTIVATION_GAINS:
+        raise ValueError(f"Unknown activation {activation!r}; expected 'linear' or 'lrelu'.")
     if bias is not None:
         x = x + tf.cast(bias, x.dtype)
-    if activation == "lrelu":
-        x = tf.nn.leaky_relu(x, alpha=LRELU_SLOPE)
-    elif activation != "linear":
-        raise ValueError(f"Unknown activation {activation!r}; expected 'linear' or 'lrelu'.")
-    if gain is None:
-        gain = ACTIVATION_GAINS[activation]
-    if gain != 1:
-        x = x * tf.cast(gain, x.dtype)
-    if clamp is not None and clamp >= 0:
-        x = tf.clip_by_value(x, tf.cast(-clamp, x.dtype), tf.cast(clamp, x.dtype))
-    return x
+    gain = ACTIVATION_GAINS[activation] if gain is None else gain
+    clamp = None if clamp is None or clamp < 0 else clamp
+    if activation == "linear" and gain == 1 and clamp is None:
+        return x
+    return _act_gain_clamp(x, activation == "lrelu", float(gain), clamp)
+
+
+def _act_gain_clamp(x, lrelu, gain, clamp):
+    """y = clamp(act(x) * gain); dy/dx = gain * (slope if y < 0) * (|y| < clamp), all from y."""
+
+    @tf.custom_gradient
+    def forward(x):
+        y = x
+        if lrelu:
+            y = tf.nn.leaky_relu(y, alpha=LRELU_SLOPE)
+        if gain != 1:
+            y = y * tf.cast(gain, x.dtype)
+        if clamp is not None:
+            y = tf.clip_by_value(y, tf.cast(-clamp, x.dtype), tf.cast(clamp, x.dtype))
+
+        def backward(dy):
+            # The sign of y is the sign of x (gain > 0), and |y| < clamp exactly where the clamp is inactive.
+            slope = tf.cast(gain, y.dtype)
+            if lrelu:
+                slope = tf.where(y < 0, tf.cast(gain * LRELU_SLOPE, y.dtype), slope)
+            if clamp is not None:
+                slope = tf.where(tf.abs(y) < tf.cast(clamp, y.dtype), slope, tf.zeros_like(slope))
+            return dy * slope
+
+        return y, backward
+
+    return forward(x)
 
 
 def zero_insert(x, factor):

@@ -205,3 +205,29 @@ def test_minibatch_stddev_matches_numpy_grouping():
     np.testing.assert_array_equal(out[..., :6], x)
     small = layers.minibatch_stddev(tf.constant(x[:2]), group_size=4).numpy()  # group clipped to the batch
     assert small.shape == (2, 4, 4, 7)
+
+
+def _plain_bias_act(x, b, gain, clamp):
+    return tf.clip_by_value(tf.nn.leaky_relu(x + b, alpha=0.2) * gain, -clamp, clamp)
+
+
+def test_bias_act_gradients_match_autodiff_to_second_order():
+    x = tf.constant(RNG.normal(size=(3, 4, 4, 5)) * 3.0, tf.float32)
+    b = tf.constant(RNG.normal(size=(5,)), tf.float32)
+    w = tf.Variable(1.3)
+
+    def grads(f):
+        with tf.GradientTape() as outer:
+            with tf.GradientTape(persistent=True) as inner:
+                inner.watch([x, b])
+                y = f(w * x, b)
+                total = tf.reduce_sum(y * tf.range(1.0, 6.0))
+            dx, db = inner.gradient(total, [x, b])
+            penalty = tf.reduce_sum(tf.square(dx))  # an R1-like second-order term
+        return y, dx, db, outer.gradient(penalty, w)
+
+    ours = grads(lambda v, b: layers.bias_act(v, b, "lrelu", clamp=2.0))
+    plain = grads(lambda v, b: _plain_bias_act(v, b, math.sqrt(2), 2.0))
+    assert 0 < np.mean(np.abs(ours[0].numpy()) >= 2.0 - 1e-6) < 1  # the clamp is active somewhere
+    for a, p in zip(ours, plain):
+        np.testing.assert_allclose(a.numpy(), p.numpy(), rtol=1e-5, atol=1e-6)

@@ -92,3 +92,18 @@ def test_sigkill_then_resume_latest(tmp_path):
                              cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"step {last_step + 1:7d}" in resumed.stdout  # continued right after the last snapshot
+
+
+def test_mixed_float16_steps_scale_the_loss(tmp_path):
+    cfg = dataclasses.replace(TINY, outdir=str(tmp_path), num_fp16_res=1, kimg=0.012 * 2, aug="noaug")
+    training = train.train(cfg)
+    assert type(training.D_opt).__name__ == "LossScaleOptimizer"
+    assert training.D.blocks[0].compute_dtype == "float16" and training.G.synthesis.blocks[-1].compute_dtype == "float16"
+    assert all(np.all(np.isfinite(v)) for v in _values(training.G) + _values(training.D))
+    assert any(not np.array_equal(a, b) for a, b in zip(_values(training.D),
+                                                        _values(train.build_training(cfg.resolve(32), tf.distribute.get_strategy()).D)))
+
+
+def test_jit_is_refused_on_cpu(tmp_path):
+    with pytest.raises(ValueError, match="--jit needs a GPU"):
+        train.train(dataclasses.replace(TINY, outdir=str(tmp_path), jit=True))

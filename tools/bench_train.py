@@ -3,6 +3,8 @@
     python -m tools.bench_train --batch=4                           # CPU: float32, plain graph mode
     python -m tools.bench_train --batch=32 --num_fp16_res=4 --jit   # a GPU: mixed precision and XLA
 
+Every training flag of `svgan_tf.train` is accepted (defaults here: SkyTimelapse, batch 4, float32).
+
 Builds the full networks (random weights) and the real training steps of `svgan_tf.train` (Gmain + Dmain,
 and the same plus the lazy R1 phase), with ADA bgc at p = 0.2 so the augmentation cost is included. Real
 clips come from the built-in synthetic videos at 256x256, one batch cached so that only the step is timed.
@@ -22,22 +24,22 @@ import tensorflow as tf
 
 from svgan_tf import config, data, train
 
-flags.DEFINE_integer("batch", 4, "Global batch (videos).")
 flags.DEFINE_integer("steps", 3, "Timed steps of each kind (median reported).")
-flags.DEFINE_integer("num_fp16_res", 0, "Mixed-precision resolutions (0: float32).")
-flags.DEFINE_enum("mixed_precision", "mixed_float16", ["mixed_float16", "mixed_bfloat16"], "Policy.")
-flags.DEFINE_bool("jit", False, "XLA-compile the steps (GPUs only).")
-flags.DEFINE_integer("resolution", 256, "Resolution.")
+flags.DEFINE_integer("resolution", 256, "Resolution of the synthetic clips (and so of the model).")
 FLAGS = flags.FLAGS
+# The training flags of svgan_tf.config apply (e.g. --batch, --num_fp16_res, --mixed_precision, --jit); the
+# defaults here are the SkyTimelapse model in float32 on synthetic data.
+FLAGS.set_default("data", "demo")
+FLAGS.set_default("batch", 4)
+FLAGS.set_default("min_period_len", 256)
+FLAGS.set_default("num_fp16_res", 0)
+FLAGS.set_default("aug_p", 0.2)
 
 
 def main(argv):
     del argv
     strategy = train.make_strategy()
-    cfg = config.TrainConfig(
-        data="demo", batch=FLAGS.batch, min_period_len=256, num_fp16_res=FLAGS.num_fp16_res,
-        mixed_precision=FLAGS.mixed_precision, jit=FLAGS.jit, aug="ada", aug_p=0.2,
-    ).resolve(FLAGS.resolution, num_replicas=strategy.num_replicas_in_sync)
+    cfg = config.from_flags().resolve(FLAGS.resolution, num_replicas=strategy.num_replicas_in_sync)
     sampling = cfg.sampling()
     source = data.DemoSource(resolution=FLAGS.resolution, sampling=sampling)
     training = train.build_training(cfg, strategy)
