@@ -12,9 +12,14 @@ def generator_loss(fake_logits):
     return tf.nn.softplus(-fake_logits)
 
 
-def discriminator_loss(real_logits, fake_logits):
-    """Logistic discriminator loss per clip: softplus(D(fake)) + softplus(-D(real))."""
-    return tf.nn.softplus(fake_logits) + tf.nn.softplus(-real_logits)
+def discriminator_fake_loss(fake_logits):
+    """The discriminator's logistic loss on generated clips: softplus(D(fake))."""
+    return tf.nn.softplus(fake_logits)
+
+
+def discriminator_real_loss(real_logits):
+    """The discriminator's logistic loss on real clips: softplus(-D(real))."""
+    return tf.nn.softplus(-real_logits)
 
 
 def r1_penalty(real_grads):

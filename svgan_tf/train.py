@@ -95,13 +95,12 @@ def build_training(cfg, strategy):
     return Training(G, D, G_ema, *optimisers, step, ada_p, ada_stats)
 
 
-def _minimise(opt, tape, target, variables):
-    """One optimiser step on `target` (the loss, times the loss scale under float16).
+def _apply(opt, grads, variables):
+    """One optimiser step on gradients of the loss (times the loss scale under float16).
 
     With float16 the LossScaleOptimizer unscales, skips steps whose gradients are not finite and lowers the
     scale; otherwise gradients are scrubbed of NaN/Inf as the reference does.
     """
-    grads = tape.gradient(target, variables)
     if not isinstance(opt, keras.optimizers.LossScaleOptimizer):
         grads = losses.scrub(grads)
     # R1 does not depend on every D parameter (e.g. the output bias): those get no update.
@@ -150,18 +149,27 @@ def make_step_functions(cfg, training, source, strategy):
             fake_logits = run_D(fake, t_fake, c_fake, aug_seed)
             loss = tf.reduce_sum(losses.generator_loss(fake_logits)) / global_batch
             target = scaled(training.G_opt, loss)
-        _minimise(training.G_opt, tape, target, G.trainable_variables)
+        _apply(training.G_opt, tape.gradient(target, G.trainable_variables), G.trainable_variables)
         out["loss_G"] = loss
-        # Dmain: fakes (no gradient to G) scored low, reals high.
+        # Dmain: fakes (no gradient to G) scored low, reals high. As the reference, the fake and the real
+        # pass each run forward then backward, in sequence, so only one pass's activations are alive.
         fake, t_fake, c_fake, aug_seed = fakes(seed(_DMAIN))
         fake = tf.stop_gradient(fake)
         with tf.GradientTape() as tape:
             fake_logits = run_D(fake, t_fake, c_fake, aug_seed)
-            real_logits = run_D(real, t_real, c_real, tf.random.experimental.stateless_fold_in(aug_seed, 1))
-            loss = tf.reduce_sum(losses.discriminator_loss(real_logits, fake_logits)) / global_batch
-            target = scaled(training.D_opt, loss)
-        _minimise(training.D_opt, tape, target, D.trainable_variables)
-        out.update(loss_D=loss, score_real=tf.reduce_sum(real_logits) / global_batch,
+            fake_loss = tf.reduce_sum(losses.discriminator_fake_loss(fake_logits)) / global_batch
+            target = scaled(training.D_opt, fake_loss)
+        fake_grads = tape.gradient(target, D.trainable_variables)
+        with tf.control_dependencies([g for g in fake_grads if g is not None]):
+            real_after_fakes = tf.identity(real)
+        with tf.GradientTape() as tape:
+            real_logits = run_D(real_after_fakes, t_real, c_real, tf.random.experimental.stateless_fold_in(aug_seed, 1))
+            real_loss = tf.reduce_sum(losses.discriminator_real_loss(real_logits)) / global_batch
+            target = scaled(training.D_opt, real_loss)
+        real_grads = tape.gradient(target, D.trainable_variables)
+        grads = [tf.convert_to_tensor(f) + tf.convert_to_tensor(r) for f, r in zip(fake_grads, real_grads)]
+        _apply(training.D_opt, grads, D.trainable_variables)
+        out.update(loss_D=fake_loss + real_loss, score_real=tf.reduce_sum(real_logits) / global_batch,
                    score_fake=tf.reduce_sum(fake_logits) / global_batch,
                    ada_sign=tf.reduce_sum(tf.sign(real_logits)))
         # Dreg: lazy R1 on the real clips, through the augmentation, scaled by the interval.
@@ -174,7 +182,7 @@ def make_step_functions(cfg, training, source, strategy):
                 penalty = losses.r1_penalty(inner.gradient(total, real))
                 loss = tf.reduce_sum(penalty) * (cfg.r1_gamma / 2 * cfg.r1_interval) / global_batch
                 target = scaled(training.D_opt, loss)
-            _minimise(training.D_opt, tape, target, D.trainable_variables)
+            _apply(training.D_opt, tape.gradient(target, D.trainable_variables), D.trainable_variables)
             out["r1_penalty"] = tf.reduce_sum(penalty) / global_batch
         return out
 
