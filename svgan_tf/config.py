@@ -15,121 +15,74 @@ from typing import Optional, Tuple
 
 from absl import flags
 
-# --------------------------------------------------------------------------------------------------
-# Flags (reference defaults). "auto" / -1 / empty means "derived by TrainConfig.resolve()".
+def _flag(default, help, choices=None):
+    """A TrainConfig field that is also a command-line flag of the same name, default and help."""
+    return dataclasses.field(default=default, metadata={"help": help, "choices": choices})
 
-# Data and sampling.
-flags.DEFINE_string("data", None, "Dataset: a reference-layout folder or .zip, a TFRecord directory made by "
-                    "tools/make_dataset.py, or 'demo' (built-in synthetic videos).")
-flags.DEFINE_bool("cond", False, "Train a class-conditional model from the dataset's labels.")
-flags.DEFINE_bool("mirror", True, "Double the dataset with horizontally flipped copies of whole videos.")
-flags.DEFINE_integer("num_frames", 3, "Frames per clip k (sparse training).")
-flags.DEFINE_integer("max_dist", 32, "Largest span between a clip's first and last frame.")
-flags.DEFINE_integer("max_num_frames", 1024, "Training window: longer videos contribute a random window this long.")
-flags.DEFINE_list("total_dists", ["1", "2", "4", "8", "16", "32", "64", "128", "256", "512", "1024", "2048"],
-                  "Allowed spans (the span is uniform over those within [k - 1, max_dist]).")
-# Generator and discriminator.
-flags.DEFINE_integer("z_dim", 512, "Content latent width.")
-flags.DEFINE_integer("w_dim", 512, "Intermediate latent width.")
-flags.DEFINE_integer("mapping_layers", 2, "Layers of the content mapping network.")
-flags.DEFINE_integer("channel_base", -1, "Channels(res) = min(channel_base // res, channel_max); -1: 16384 below "
-                     "512x512, else 32768 (reference auto).")
-flags.DEFINE_integer("channel_max", 512, "Maximum channels of G and D.")
-flags.DEFINE_integer("motion_z_dim", 512, "Width of the motion-noise tokens.")
-flags.DEFINE_integer("motion_v_dim", 512, "Width of the motion vectors.")
-flags.DEFINE_integer("motion_kernel_size", 11, "Kernel size of the motion conv1d layers.")
-flags.DEFINE_integer("time_enc_dim", 256, "Frequencies of the acyclic positional encoding.")
-flags.DEFINE_integer("min_period_len", 16, "Shortest period (frames); also the motion token spacing (16 FFS, "
-                     "256 SkyTimelapse).")
-flags.DEFINE_integer("max_period_len", 1024, "Longest period (frames).")
-flags.DEFINE_integer("num_fp16_res", 4, "Top resolutions of G and D in mixed precision (0: float32 everywhere).")
-flags.DEFINE_enum("mixed_precision", "mixed_float16", ["mixed_float16", "mixed_bfloat16"],
-                  "Keras dtype policy of the mixed-precision resolutions.")
-flags.DEFINE_float("conv_clamp", 256, "Activation clamp of G and D convolutions (negative: off).")
-flags.DEFINE_integer("mbstd_group_size", -1, "Minibatch-std group size; -1: min(per-replica batch, 4).")
-flags.DEFINE_integer("d_mapping_layers", 2, "Layers of the discriminator's conditioning network.")
-flags.DEFINE_integer("concat_res", 16, "Resolution at which D concatenates the frames' features.")
-# Optimisation.
-flags.DEFINE_integer("batch", 64, "Global batch in videos (clips); k frames each.")
-flags.DEFINE_float("lr", -1, "Adam learning rate of G and D; -1: 0.0025, or 0.002 at 1024x1024 (reference auto).")
-flags.DEFINE_list("betas", ["0", "0.99"], "Adam beta1, beta2 (before lazy-regularisation scaling).")
-flags.DEFINE_float("eps", 1e-8, "Adam epsilon.")
-flags.DEFINE_float("r1_gamma", -1, "R1 weight; -1: 0.0002 * resolution^2 / batch (reference auto).")
-flags.DEFINE_integer("r1_interval", 16, "Lazy R1: a regularisation step every this many D steps (0: never).")
-flags.DEFINE_integer("g_reg_interval", 4, "G's lazy-regularisation interval (only scales G's lr and beta2, as the "
-                     "reference, which has no G regulariser).")
-flags.DEFINE_float("ema_kimg", -1, "EMA half-life of G_ema in thousands of videos; -1: batch * 10 / 32.")
-flags.DEFINE_enum("aug", "ada", ["ada", "noaug", "fixed"], "Discriminator augmentation.")
-flags.DEFINE_string("augpipe", "bgc", "Augmentation pipeline.")
-flags.DEFINE_float("aug_p", 0.0, "Initial (ada) or fixed (fixed) augmentation probability.")
-flags.DEFINE_float("ada_target", 0.6, "ADA target of E[sign(D(real))].")
-flags.DEFINE_float("ada_kimg", 100, "ADA speed: p can go 0 -> 1 in this many thousand videos.")
-flags.DEFINE_integer("ada_interval", 4, "Steps between ADA adjustments.")
-# Run length, logging, checkpoints.
-flags.DEFINE_float("kimg", 25000, "Training length in thousands of frames (clips x k).")
-flags.DEFINE_float("tick_kimg", 5, "Progress line and TensorBoard scalars every this many kimg.")
-flags.DEFINE_float("snapshot_kimg", 1000, "Checkpoint, sample grid and reference-format G_ema every this many kimg.")
-flags.DEFINE_string("outdir", "runs/train", "Output directory (checkpoints, TensorBoard, samples).")
-flags.DEFINE_string("resume", "", "'latest' (newest checkpoint in --outdir), a checkpoint path, or empty.")
-flags.DEFINE_integer("seed", 0, "Seed of every random draw (data, latents, augmentation).")
-flags.DEFINE_bool("jit", False, "XLA-compile the training step (GPUs only).")
-flags.DEFINE_integer("keep_checkpoints", 5, "Checkpoints kept in --outdir.")
 
-FLAGS = flags.FLAGS
+_DISTS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Every training hyper-parameter, with the reference defaults (SPEC.md sections 1, 4, 5).
 
-    Fields with value None / -1 are derived by `resolve()`.
+    Each field with a help text is also a flag. Fields at -1 are derived by `resolve()` ("auto").
     """
-    data: Optional[str] = None
-    cond: bool = False
-    mirror: bool = True
-    num_frames: int = 3
-    max_dist: int = 32
-    max_num_frames: int = 1024
-    total_dists: Tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)
-    z_dim: int = 512
-    w_dim: int = 512
-    mapping_layers: int = 2
-    channel_base: int = -1
-    channel_max: int = 512
-    motion_z_dim: int = 512
-    motion_v_dim: int = 512
-    motion_kernel_size: int = 11
-    time_enc_dim: int = 256
-    min_period_len: int = 16
-    max_period_len: int = 1024
-    num_fp16_res: int = 4
-    mixed_precision: str = "mixed_float16"
-    conv_clamp: Optional[float] = 256
-    mbstd_group_size: int = -1
-    d_mapping_layers: int = 2
-    concat_res: int = 16
-    batch: int = 64
-    lr: float = -1
-    betas: Tuple[float, float] = (0.0, 0.99)
-    eps: float = 1e-8
-    r1_gamma: float = -1
-    r1_interval: int = 16
-    g_reg_interval: int = 4
-    ema_kimg: float = -1
-    aug: str = "ada"
-    augpipe: str = "bgc"
-    aug_p: float = 0.0
-    ada_target: float = 0.6
-    ada_kimg: float = 100
-    ada_interval: int = 4
-    kimg: float = 25000
-    tick_kimg: float = 5
-    snapshot_kimg: float = 1000
-    outdir: str = "runs/train"
-    resume: str = ""
-    seed: int = 0
-    jit: bool = False
-    keep_checkpoints: int = 5
+    # Data and sampling.
+    data: Optional[str] = _flag(None, "Dataset: a reference-layout folder or .zip, a TFRecord directory made "
+                                "by tools/make_dataset.py, or 'demo' (built-in synthetic videos).")
+    cond: bool = _flag(False, "Train a class-conditional model from the dataset's labels.")
+    mirror: bool = _flag(True, "Double the dataset with horizontally flipped copies of whole videos.")
+    num_frames: int = _flag(3, "Frames per clip k (sparse training).")
+    max_dist: int = _flag(32, "Largest span between a clip's first and last frame.")
+    max_num_frames: int = _flag(1024, "Training window: longer videos contribute a random window this long.")
+    total_dists: Tuple[int, ...] = _flag(_DISTS, "Allowed spans (uniform over those within [k - 1, max_dist]).")
+    # Generator and discriminator.
+    z_dim: int = _flag(512, "Content latent width.")
+    w_dim: int = _flag(512, "Intermediate latent width.")
+    mapping_layers: int = _flag(2, "Layers of the content mapping network.")
+    channel_base: int = _flag(-1, "Channels(res) = min(channel_base // res, channel_max); -1: 16384 below "
+                              "512x512, else 32768 (reference auto).")
+    channel_max: int = _flag(512, "Maximum channels of G and D.")
+    motion_z_dim: int = _flag(512, "Width of the motion-noise tokens.")
+    motion_v_dim: int = _flag(512, "Width of the motion vectors.")
+    motion_kernel_size: int = _flag(11, "Kernel size of the motion conv1d layers.")
+    time_enc_dim: int = _flag(256, "Frequencies of the acyclic positional encoding.")
+    min_period_len: int = _flag(16, "Shortest period (frames); also the motion token spacing (16 FFS, 256 Sky).")
+    max_period_len: int = _flag(1024, "Longest period (frames).")
+    num_fp16_res: int = _flag(4, "Top resolutions of G and D in mixed precision (0: float32 everywhere).")
+    mixed_precision: str = _flag("mixed_float16", "Keras dtype policy of the mixed-precision resolutions.",
+                                 choices=["mixed_float16", "mixed_bfloat16"])
+    conv_clamp: float = _flag(256.0, "Activation clamp of G and D convolutions (negative: off).")
+    mbstd_group_size: int = _flag(-1, "Minibatch-std group size; -1: min(per-replica batch, 4).")
+    d_mapping_layers: int = _flag(2, "Layers of the discriminator's conditioning network.")
+    concat_res: int = _flag(16, "Resolution at which D concatenates the frames' features.")
+    # Optimisation.
+    batch: int = _flag(64, "Global batch in videos (clips); k frames each.")
+    lr: float = _flag(-1.0, "Adam learning rate of G and D; -1: 0.0025, or 0.002 at 1024x1024 (reference auto).")
+    betas: Tuple[float, ...] = _flag((0.0, 0.99), "Adam beta1, beta2 (before lazy-regularisation scaling).")
+    eps: float = _flag(1e-8, "Adam epsilon.")
+    r1_gamma: float = _flag(-1.0, "R1 weight; -1: 0.0002 * resolution^2 / batch (reference auto).")
+    r1_interval: int = _flag(16, "Lazy R1: a regularisation step every this many D steps (0: never).")
+    g_reg_interval: int = _flag(4, "G's lazy-regularisation interval (only scales G's lr and beta2, as the "
+                                "reference, which has no G regulariser).")
+    ema_kimg: float = _flag(-1.0, "EMA half-life of G_ema in thousands of videos; -1: batch * 10 / 32.")
+    aug: str = _flag("ada", "Discriminator augmentation.", choices=["ada", "noaug", "fixed"])
+    augpipe: str = _flag("bgc", "Augmentation pipeline.")
+    aug_p: float = _flag(0.0, "Initial (ada) or fixed (fixed) augmentation probability.")
+    ada_target: float = _flag(0.6, "ADA target of E[sign(D(real))].")
+    ada_kimg: float = _flag(100.0, "ADA speed: p can go 0 -> 1 in this many thousand videos.")
+    ada_interval: int = _flag(4, "Steps between ADA adjustments.")
+    # Run length, logging, checkpoints.
+    kimg: float = _flag(25000.0, "Training length in thousands of frames (clips x k).")
+    tick_kimg: float = _flag(5.0, "Progress line and TensorBoard scalars every this many kimg.")
+    snapshot_kimg: float = _flag(1000.0, "Checkpoint, sample grid and reference-format G_ema every this many kimg.")
+    outdir: str = _flag("runs/train", "Output directory (checkpoints, TensorBoard, samples).")
+    resume: str = _flag("", "'latest' (newest checkpoint in --outdir), a checkpoint path, or empty.")
+    seed: int = _flag(0, "Seed of every random draw (weights, data, latents, augmentation).")
+    jit: bool = _flag(False, "XLA-compile the training step (GPUs only).")
+    keep_checkpoints: int = _flag(5, "Checkpoints kept in --outdir.")
     # Set by resolve(): dataset resolution, label width and replica count.
     resolution: int = -1
     c_dim: int = 0
@@ -219,20 +172,50 @@ class TrainConfig:
         return [f"{field.name:<18} {getattr(self, field.name)}" for field in dataclasses.fields(self)]
 
 
+def _define_flags():
+    """One flag per TrainConfig field that has a help text, with the field's default."""
+    for field in dataclasses.fields(TrainConfig):
+        help_text, choices = field.metadata.get("help"), field.metadata.get("choices")
+        if help_text is None:
+            continue
+        default = field.default
+        if choices:
+            flags.DEFINE_enum(field.name, default, choices, help_text)
+        elif isinstance(default, bool):
+            flags.DEFINE_bool(field.name, default, help_text)
+        elif isinstance(default, tuple):
+            flags.DEFINE_list(field.name, [str(v) for v in default], help_text)
+        elif isinstance(default, int):
+            flags.DEFINE_integer(field.name, default, help_text)
+        elif isinstance(default, float):
+            flags.DEFINE_float(field.name, default, help_text)
+        else:
+            flags.DEFINE_string(field.name, default, help_text)
+
+
+_define_flags()
+FLAGS = flags.FLAGS
+
+
 def from_flags():
     """A `TrainConfig` from the parsed absl flags (not resolved); raises ValueError naming a bad flag."""
     if not FLAGS.data:
         raise ValueError("--data is required: a dataset path, or 'demo' for the built-in synthetic videos.")
-    if FLAGS.data != "demo" and not os.path.exists(FLAGS.data):
+    if FLAGS.data != "demo" and not FLAGS.data.startswith("demo:") and not os.path.exists(FLAGS.data):
         raise ValueError(f"--data={FLAGS.data}: no such file or directory.")
-    try:
-        total_dists = tuple(int(d) for d in FLAGS.total_dists)
-        betas = tuple(float(b) for b in FLAGS.betas)
-    except ValueError as error:
-        raise ValueError(f"--total_dists / --betas must be numbers: {error}") from None
-    values = {field.name: getattr(FLAGS, field.name) for field in dataclasses.fields(TrainConfig)
-              if field.name in FLAGS and field.name not in ("total_dists", "betas")}
-    return TrainConfig(**values, total_dists=total_dists, betas=betas)
+    values = {}
+    for field in dataclasses.fields(TrainConfig):
+        if "help" not in field.metadata:
+            continue
+        value = getattr(FLAGS, field.name)
+        if isinstance(field.default, tuple):
+            cast = type(field.default[0])
+            try:
+                value = tuple(cast(v) for v in value)
+            except ValueError:
+                raise ValueError(f"--{field.name} must be a list of numbers, got {','.join(value)}") from None
+        values[field.name] = value
+    return TrainConfig(**values)
 
 
 def kimg_to_steps(kimg, batch, num_frames):
