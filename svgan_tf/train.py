@@ -203,14 +203,18 @@ def make_step_functions(cfg, training, source, strategy):
     return make(False), make(True)
 
 
-def _restore(cfg, training, manager):
-    """Resumes from `--resume` ('latest' in outdir, or a path); returns the restored checkpoint path or None."""
+def _restore(cfg, training):
+    """Resumes from `--resume` ('latest' in outdir, or a path); returns the restored checkpoint path or None.
+
+    Every worker reads the chief's checkpoints (`OUTDIR/checkpoints`, on a shared file system across hosts).
+    """
     if not cfg.resume:
         return None
     if cfg.resume == "latest":
-        path = manager.latest_checkpoint
+        directory = os.path.join(cfg.outdir, "checkpoints")
+        path = tf.train.latest_checkpoint(directory)
         if path is None:
-            logging.info("--resume=latest: no checkpoint in %s yet, starting from scratch.", manager.directory)
+            logging.info("--resume=latest: no checkpoint in %s yet, starting from scratch.", directory)
             return None
     else:
         path = tf.train.latest_checkpoint(cfg.resume) if os.path.isdir(cfg.resume) else cfg.resume
@@ -241,7 +245,7 @@ class _Snapshots:
         image = summaries.frames_grid(videos[:, ::2])
         animation = summaries.video_grid(videos, self.columns)
         gif = summaries.encode_gif(animation)
-        tag = f"{int(kimg):06d}"
+        tag = f"{kimg:06.0f}" if kimg == int(kimg) else f"{kimg:010.3f}"  # reference style: kimg
         summaries.save_png(os.path.join(self.dir, f"fakes{tag}.png"), image)
         with open(os.path.join(self.dir, f"fakes{tag}.gif"), "wb") as f:
             f.write(gif)
@@ -279,7 +283,7 @@ def train(cfg, strategy=None, max_steps=None):
     if not chief:  # other workers write their (identical) shards to a scratch directory
         ckpt_dir = tempfile.mkdtemp(prefix="svgan_ckpt_")
     manager = tf.train.CheckpointManager(training.checkpoint(), ckpt_dir, max_to_keep=cfg.keep_checkpoints)
-    restored = _restore(cfg, training, manager)
+    restored = _restore(cfg, training)
     start_step = int(training.step.numpy())
     logging.info("%s at step %d.", f"Resumed from {restored}" if restored else "Starting", start_step)
 
@@ -345,10 +349,10 @@ def _end_tick(cfg, training, tick, step, total_steps, frames_per_step, run_start
     eta = (total_steps - step) * frames_per_step / 1000 * sec_per_kimg
     means = {k: total / n for k, (total, n) in tick["sums"].items()}
     p = float(training.ada_p.numpy())
+    r1 = f"{means['r1_penalty']:.4f}" if "r1_penalty" in means else "-"
     print(f"kimg {kimg:9.1f}/{total_steps * frames_per_step / 1000:.0f}  step {step:7d}  "
           f"s/kimg {sec_per_kimg:7.2f}  clips/s {clips_per_s:6.1f}  ETA {summaries.format_duration(eta):>9}  "
-          f"G {means.get('loss_G', float('nan')):.3f}  D {means.get('loss_D', float('nan')):.3f}  "
-          f"R1 {means.get('r1_penalty', float('nan')):.4f}  p {p:.3f}  "
+          f"G {means['loss_G']:.3f}  D {means['loss_D']:.3f}  R1 {r1}  p {p:.3f}  "
           f"elapsed {summaries.format_duration(time.time() - run_start)}", flush=True)
     if writer is None:
         return
