@@ -9,8 +9,12 @@ from tensorboard.plugins.image import metadata as image_metadata
 
 
 def to_uint8(frames):
-    """Generator output (about [-1, 1]) -> uint8, as the reference visualises: (x + 1) * 127.5, clipped."""
-    return np.clip(np.rint((np.asarray(frames, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    """Generator output (about [-1, 1]) -> uint8 tensor, as the reference visualises: (x + 1) * 127.5, clipped.
+
+    Graph-compatible: the exported serving signature uses it too.
+    """
+    frames = tf.convert_to_tensor(frames, tf.float32)
+    return tf.cast(tf.clip_by_value(tf.round((frames + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
 
 
 def video_grid(videos, columns):

@@ -241,7 +241,7 @@ class _Snapshots:
 
     def write(self, G_ema, step, kimg):
         motion_z = G_ema.sample_motion_z(len(self.z), G_ema.num_motion_tokens(15), seed=[self.cfg.seed, 7])
-        videos = summaries.to_uint8(G_ema(self.z, self.t, motion_z, c=self.c, frames_per_batch=16))
+        videos = summaries.to_uint8(G_ema(self.z, self.t, motion_z, c=self.c, frames_per_batch=16)).numpy()
         image = summaries.frames_grid(videos[:, ::2])
         animation = summaries.video_grid(videos, self.columns)
         gif = summaries.encode_gif(animation)

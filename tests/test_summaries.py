@@ -9,7 +9,8 @@ from svgan_tf import summaries
 
 
 def test_to_uint8_maps_minus_one_to_one_onto_0_255():
-    np.testing.assert_array_equal(summaries.to_uint8(np.array([-2.0, -1.0, 0.0, 1.0, 3.0])), [0, 0, 128, 255, 255])
+    np.testing.assert_array_equal(summaries.to_uint8(np.array([-2.0, -1.0, 0.0, 1.0, 3.0])).numpy(),
+                                  [0, 0, 128, 255, 255])
 
 
 def test_grids():
