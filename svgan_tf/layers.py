@@ -90,10 +90,14 @@ def _act_gain_clamp(x, lrelu, gain, clamp):
 
 
 def zero_insert(x, factor):
-    """[N, H, W, C] -> [N, factor*H, factor*W, C]: each sample followed by factor - 1 zeros on both axes."""
+    """[N, H, W, C] -> [N, factor*H, factor*W, C]: each sample followed by factor - 1 zeros on both axes.
+
+    Built from 4-D reshapes and pads only (LiteRT's PAD has no 6-D form).
+    """
     n, h, w, c = tf.unstack(tf.shape(x))
-    x = tf.reshape(x, [n, h, 1, w, 1, c])
-    x = tf.pad(x, [[0, 0], [0, 0], [0, factor - 1], [0, 0], [0, factor - 1], [0, 0]])
+    x = tf.pad(tf.reshape(x, [n, h, 1, w * c]), [[0, 0], [0, 0], [0, factor - 1], [0, 0]])  # rows
+    x = tf.reshape(x, [n, h * factor * w, 1, c])
+    x = tf.pad(x, [[0, 0], [0, 0], [0, factor - 1], [0, 0]])  # columns
     return tf.reshape(x, [n, h * factor, w * factor, c])
 
 
