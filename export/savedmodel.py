@@ -70,10 +70,14 @@ def export_savedmodel(G, out_dir, version=1, truncation_psi=1.0):
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("checkpoint", None, "Training run directory, checkpoint prefix, or G_ema-reference-*.npz.")
-flags.DEFINE_string("out", None, "Model directory (the version is a subdirectory).")
-flags.DEFINE_integer("version", 1, "TF Serving model version.")
-flags.DEFINE_float("truncation_psi", 1.0, "Truncation of the exported mapping.")
+
+
+def _define_flags():
+    """Command-line flags, defined only when run as a program (the module is also a library)."""
+    flags.DEFINE_string("checkpoint", None, "Training run directory, checkpoint prefix, or G_ema-reference-*.npz.")
+    flags.DEFINE_string("out", None, "Model directory (the version is a subdirectory).")
+    flags.DEFINE_integer("version", 1, "TF Serving model version.")
+    flags.DEFINE_float("truncation_psi", 1.0, "Truncation of the exported mapping.")
 
 
 def main(argv):
@@ -90,4 +94,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    _define_flags()
     app.run(main)

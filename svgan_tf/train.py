@@ -245,7 +245,7 @@ class _Snapshots:
         image = summaries.frames_grid(videos[:, ::2])
         animation = summaries.video_grid(videos, self.columns)
         gif = summaries.encode_gif(animation)
-        tag = f"{kimg:06.0f}" if kimg == int(kimg) else f"{kimg:010.3f}"  # reference style: kimg
+        tag = f"{int(kimg):06d}"  # reference style (whole kimg; a later snapshot within the same kimg overwrites)
         summaries.save_png(os.path.join(self.dir, f"fakes{tag}.png"), image)
         with open(os.path.join(self.dir, f"fakes{tag}.gif"), "wb") as f:
             f.write(gif)
