@@ -21,6 +21,7 @@ this makes a resumed run continue exactly as if it had not stopped.
 import dataclasses
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -337,6 +338,8 @@ def train(cfg, strategy=None, max_steps=None):
                 logging.info("Snapshot: %s", path)
     if writer:
         writer.flush()
+    if not chief:
+        shutil.rmtree(ckpt_dir, ignore_errors=True)  # this worker's scratch copies of the chief's checkpoints
     return training
 
 
