@@ -102,7 +102,7 @@ class TrainConfig:
         if self.max_dist < self.num_frames - 1:
             errors.append(f"--max_dist={self.max_dist} is shorter than num_frames - 1 = {self.num_frames - 1}")
         if not any(self.num_frames - 1 <= d <= self.max_dist for d in self.total_dists):
-            errors.append(f"--total_dists has no span within [num_frames - 1, max_dist]")
+            errors.append("--total_dists has no span within [num_frames - 1, max_dist]")
         if self.kimg <= 0 or self.tick_kimg <= 0 or self.snapshot_kimg <= 0:
             errors.append("--kimg, --tick_kimg and --snapshot_kimg must be positive")
         for name in ("r1_interval", "g_reg_interval", "ada_interval"):

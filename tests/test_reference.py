@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from svgan_tf import reference
 from tests.conftest import REPO

@@ -10,6 +10,7 @@ output gives its max abs difference and the tolerance. Exit status 1 if any outp
 (or a call is unknown), 2 if the fixture itself cannot be read.
 """
 
+import functools
 import json
 import os
 import sys
@@ -76,6 +77,7 @@ def run_calls(G, D, config, inputs, outputs):
     cutoff = None if cutoff is None else int(cutoff)
     num_videos = z.shape[0]
 
+    @functools.cache  # d_r1_grad and d_r1_penalty share one gradient computation
     def d_gradient():
         frames = tf.constant(_nhwc_clips(outputs["frames"], num_videos))
         with tf.GradientTape() as tape:
