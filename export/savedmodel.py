@@ -11,7 +11,6 @@ exported), a checkpoint prefix inside such a run, or a reference-format `G_ema-r
 its `.json`).
 """
 
-import json
 import os
 import shutil
 import sys
@@ -20,35 +19,9 @@ from absl import app, flags
 import tensorflow as tf
 
 from export.frame_model import FrameModel
-from svgan_tf import config, reference
-from svgan_tf.generator import Generator
+from svgan_tf.checkpoints import load_generator
 
 SIGNATURES = ("serving_default", "frame_at_time", "mapping")
-
-
-def load_generator(path):
-    """G_ema of a training run (directory or checkpoint prefix) or a reference-format `.npz` + `.json`."""
-    if path.endswith(".npz"):
-        sidecar = path[:-4] + ".json"
-        if not os.path.isfile(sidecar):
-            raise FileNotFoundError(f"{path}: the Generator arguments {sidecar} are missing.")
-        with open(sidecar) as f:
-            G = Generator(**json.load(f))
-        reference.load_reference_npz(G, path)
-        return G
-    run_dir = path if os.path.isdir(path) else os.path.dirname(os.path.dirname(path))
-    config_file = os.path.join(run_dir, "config.json")
-    if not os.path.isfile(config_file):
-        raise FileNotFoundError(f"{path}: not a training run (no {config_file}) nor a .npz export.")
-    with open(config_file) as f:
-        values = json.load(f)
-    cfg = config.TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
-    checkpoint = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints")) if os.path.isdir(path) else path
-    if checkpoint is None:
-        raise FileNotFoundError(f"{path}: the run has no checkpoint yet.")
-    G = Generator(**cfg.generator_kwargs(), name="G_ema")
-    tf.train.Checkpoint(G_ema=G).read(checkpoint).expect_partial().assert_existing_objects_matched()
-    return G
 
 
 def export_savedmodel(G, out_dir, version=1, truncation_psi=1.0):

@@ -1,17 +1,13 @@
 """Export: the frame-at-time module and the TF Serving SavedModel, checked against the Keras model."""
 
-import dataclasses
-import json
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from export.frame_model import FrameModel
-from export.savedmodel import export_savedmodel, load_generator
-from svgan_tf import reference, summaries
-from svgan_tf.generator import Generator
-from tests.test_train import TINY
+from export.savedmodel import export_savedmodel
+from svgan_tf import summaries
 from tests.tiny_models import tiny_generator
 
 
@@ -59,27 +55,3 @@ def test_existing_version_is_refused(tmp_path):
     export_savedmodel(G, str(tmp_path), version=1)
     with pytest.raises(FileExistsError, match="versions are immutable"):
         export_savedmodel(G, str(tmp_path), version=1)
-
-
-def test_load_generator_from_reference_npz(tmp_path):
-    G = tiny_generator()
-    reference.save_reference_npz(G, tmp_path / "g.npz")
-    with pytest.raises(FileNotFoundError, match="g.json"):
-        load_generator(str(tmp_path / "g.npz"))
-    (tmp_path / "g.json").write_text(json.dumps(G.get_config()))
-    loaded = load_generator(str(tmp_path / "g.npz"))
-    for a, b in zip(loaded.weights, G.weights):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
-
-
-def test_load_generator_from_a_training_run(tmp_path):
-    cfg = TINY.resolve(32)
-    (tmp_path / "config.json").write_text(json.dumps(dataclasses.asdict(cfg)))
-    G_ema = Generator(**cfg.generator_kwargs())
-    tf.train.CheckpointManager(tf.train.Checkpoint(G_ema=G_ema), str(tmp_path / "checkpoints"), 2).save()
-    for path in (str(tmp_path), str(tmp_path / "checkpoints" / "ckpt-1")):
-        loaded = load_generator(path)
-        for a, b in zip(loaded.weights, G_ema.weights):
-            np.testing.assert_array_equal(a.numpy(), b.numpy())
-    with pytest.raises(FileNotFoundError, match="not a training run"):
-        load_generator(str(tmp_path / "checkpoints"))
