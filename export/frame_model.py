@@ -9,9 +9,12 @@ compute the same thing. Its functions:
   floor(t / motion_z_distance) of the video's token sequence, `t` [B] the frame times (frame units).
 * `generate(z[, c], motion_z, t) -> frames uint8 [B, F, R, R, 3]`: whole videos from the whole token
   sequence (`motion_z` [B, L, motion_z_dim], `t` [B, F]), the seed-free serving signature.
+* `metadata() -> {name: scalar}`: the sizes and token arithmetic a client needs (`constants`), so that an
+  exported file is self-describing: a video whose last frame is at time T needs
+  L = ceil(max(max_num_frames - 1, T) / motion_z_distance) + window_length tokens (as the reference draws).
 
-The batch (and F, L) are polymorphic. The modulated convolutions are the non-fused form so the weights
-stay constants of the graph.
+The batch (and F, L) are polymorphic unless `batch_size` fixes it (LiteRT needs fixed shapes). The
+modulated convolutions are the non-fused form so the weights stay constants of the graph.
 """
 
 import numpy as np
@@ -27,24 +30,32 @@ class FrameModel(tf.Module):
     Args:
         G: a `svgan_tf.generator.Generator` (its variables are tracked and exported).
         truncation_psi: truncation applied by `mapping` and `generate`.
+        batch_size: fixed batch size of every signature (None: any).
     """
 
-    def __init__(self, G, truncation_psi=1.0):
+    def __init__(self, G, truncation_psi=1.0, batch_size=None):
         super().__init__(name="frame_model")
         self.G = G
         self.truncation_psi = float(truncation_psi)
         self.window_length = window_length(G.motion_mapping.kernel_size)
         self.motion_z_distance = G.motion_mapping.motion_z_distance
-        z = tf.TensorSpec([None, G.z_dim], tf.float32, name="z")
-        w = tf.TensorSpec([None, G.w_dim], tf.float32, name="w")
-        c = [tf.TensorSpec([None, G.c_dim], tf.float32, name="c")] if G.c_dim else []
-        tokens = lambda length, name: tf.TensorSpec([None, length, G.motion_z_dim], tf.float32, name=name)  # noqa: E731
+        self.constants = dict(
+            z_dim=G.z_dim, c_dim=G.c_dim, w_dim=G.w_dim, motion_z_dim=G.motion_z_dim,
+            motion_z_distance=self.motion_z_distance, window_length=self.window_length,
+            max_num_frames=G.max_num_frames, img_resolution=G.img_resolution, truncation_psi=self.truncation_psi)
+        b = batch_size
+        z = tf.TensorSpec([b, G.z_dim], tf.float32, name="z")
+        w = tf.TensorSpec([b, G.w_dim], tf.float32, name="w")
+        c = [tf.TensorSpec([b, G.c_dim], tf.float32, name="c")] if G.c_dim else []
+        tokens = lambda length, name: tf.TensorSpec([b, length, G.motion_z_dim], tf.float32, name=name)  # noqa: E731
         self.mapping = tf.function(self._mapping, input_signature=[z, *c])
         self.frame_at_time = tf.function(
             self._frame_at_time,
-            input_signature=[w, *c, tokens(self.window_length, "window"), tf.TensorSpec([None], tf.float32, "t")])
+            input_signature=[w, *c, tokens(self.window_length, "window"), tf.TensorSpec([b], tf.float32, "t")])
         self.generate = tf.function(
-            self._generate, input_signature=[z, *c, tokens(None, "motion_z"), tf.TensorSpec([None, None], tf.float32, "t")])
+            self._generate, input_signature=[z, *c, tokens(None, "motion_z"), tf.TensorSpec([b, None], tf.float32, "t")])
+        self.metadata = tf.function(lambda: {k: tf.constant(v, tf.float32 if isinstance(v, float) else tf.int32)
+                                             for k, v in self.constants.items()}, input_signature=[])
 
     def _split(self, args):
         """(c or None, rest) from positional arguments that start with c when the model is conditional."""

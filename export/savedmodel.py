@@ -2,7 +2,8 @@
 
 Writes the versioned TF Serving layout `OUT/<version>/` (saved_model.pb + variables/) with the signatures
 of `export.frame_model.FrameModel`: `serving_default` (z[, c], motion_z, t -> frames uint8), `frame_at_time`
-(w[, c], window, t -> frame float32) and `mapping` (z[, c] -> w). The version directory is written under a
+(w[, c], window, t -> frame float32), `mapping` (z[, c] -> w) and `metadata` (no inputs -> the sizes and
+token arithmetic a client needs). The version directory is written under a
 temporary name and renamed when complete, so a crash never leaves a half-written version that a model
 server would load.
 
@@ -15,17 +16,32 @@ import os
 import shutil
 import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 import tensorflow as tf
 
+from export import parity
 from export.frame_model import FrameModel
 from svgan_tf.checkpoints import load_generator
 
-SIGNATURES = ("serving_default", "frame_at_time", "mapping")
+SIGNATURES = ("serving_default", "frame_at_time", "mapping", "metadata")
+
+
+class SavedModelRunner:
+    """Runs the signatures of a SavedModel directory (the parity harness's view of an artefact)."""
+
+    def __init__(self, path):
+        self.model = tf.saved_model.load(path)
+
+    def __call__(self, signature, **inputs):
+        outputs = self.model.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
+        return {k: v.numpy() for k, v in outputs.items()}
 
 
 def export_savedmodel(G, out_dir, version=1, truncation_psi=1.0):
-    """Writes `out_dir/<version>/` atomically; returns its path. An existing version is an error."""
+    """Writes `out_dir/<version>/` atomically, after checking its parity with `G`; returns its path.
+
+    An existing version is an error (TF Serving versions are immutable).
+    """
     target = os.path.join(out_dir, str(int(version)))
     if os.path.exists(target):
         raise FileExistsError(f"{target} exists: choose another --version (TF Serving versions are immutable).")
@@ -35,7 +51,10 @@ def export_savedmodel(G, out_dir, version=1, truncation_psi=1.0):
     shutil.rmtree(staging, ignore_errors=True)
     try:
         tf.saved_model.save(model, staging, signatures={
-            "serving_default": model.generate, "frame_at_time": model.frame_at_time, "mapping": model.mapping})
+            "serving_default": model.generate, "frame_at_time": model.frame_at_time, "mapping": model.mapping,
+            "metadata": model.metadata})
+        errors = parity.check(G, SavedModelRunner(staging), truncation_psi, what="SavedModel")
+        logging.info("SavedModel parity with the Keras model: %s", errors)
         os.replace(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -45,27 +64,19 @@ def export_savedmodel(G, out_dir, version=1, truncation_psi=1.0):
 FLAGS = flags.FLAGS
 
 
-def _define_flags():
-    """Command-line flags, defined only when run as a program (the module is also a library)."""
-    flags.DEFINE_string("checkpoint", None, "Training run directory, checkpoint prefix, or G_ema-reference-*.npz.")
-    flags.DEFINE_string("out", None, "Model directory (the version is a subdirectory).")
-    flags.DEFINE_integer("version", 1, "TF Serving model version.")
-    flags.DEFINE_float("truncation_psi", 1.0, "Truncation of the exported mapping.")
-
-
 def main(argv):
     del argv
-    if not FLAGS.checkpoint or not FLAGS.out:
-        raise app.UsageError("--checkpoint and --out are required.")
     try:
-        G = load_generator(FLAGS.checkpoint)
+        G = load_generator(FLAGS.checkpoint, num_fp16_res=0)
         path = export_savedmodel(G, FLAGS.out, FLAGS.version, FLAGS.truncation_psi)
     except (OSError, ValueError) as error:
         print(f"export.savedmodel: {error}", file=sys.stderr)
         sys.exit(2)
-    print(f"SavedModel written: {path} (signatures: {', '.join(SIGNATURES)})")
+    print(f"SavedModel written: {path} (signatures: {', '.join(SIGNATURES)}; parity checked)")
 
 
 if __name__ == "__main__":
-    _define_flags()
+    from export import cli
+    cli.define_flags(out_help="Model directory (the version is a subdirectory).")
+    flags.DEFINE_integer("version", 1, "TF Serving model version.")
     app.run(main)

@@ -53,3 +53,11 @@ def load_generator(path, **overrides):
     G = Generator(**{**cfg.generator_kwargs(), **overrides}, name="G_ema")
     tf.train.Checkpoint(G_ema=G).read(checkpoint).expect_partial().assert_existing_objects_matched()
     return G
+
+
+def rebuild(G, **overrides):
+    """A copy of Generator `G` (same weights) built with other computation settings, e.g. `num_fp16_res=0`."""
+    copy = Generator(**{**G.get_config(), **overrides})
+    for target, source in zip(copy.weights, G.weights):
+        target.assign(source)
+    return copy
