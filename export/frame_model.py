@@ -9,9 +9,11 @@ compute the same thing. Its functions:
   floor(t / motion_z_distance) of the video's token sequence, `t` [B] the frame times (frame units).
 * `generate(z[, c], motion_z, t) -> frames uint8 [B, F, R, R, 3]`: whole videos from the whole token
   sequence (`motion_z` [B, L, motion_z_dim], `t` [B, F]), the seed-free serving signature.
-* `metadata() -> {name: scalar}`: the sizes and token arithmetic a client needs (`constants`), so that an
-  exported file is self-describing: a video whose last frame is at time T needs
-  L = ceil(max(max_num_frames - 1, T) / motion_z_distance) + window_length tokens (as the reference draws).
+* `metadata(t) -> {name: [B]}`: the sizes and token arithmetic a client needs (`constants`, repeated per
+  element of t), so that an exported file is self-describing, and `num_tokens`: the L = floor(t /
+  motion_z_distance) + window_length tokens that frames up to time t need (the reference draws
+  ceil(max(max_num_frames - 1, T) / motion_z_distance) + window_length; either works). It has an input
+  because TF Serving's REST API refuses signatures without inputs.
 
 The batch (and F, L) are polymorphic unless `batch_size` fixes it (LiteRT needs fixed shapes). The
 modulated convolutions are the non-fused form so the weights stay constants of the graph.
@@ -54,8 +56,10 @@ class FrameModel(tf.Module):
             input_signature=[w, *c, tokens(self.window_length, "window"), tf.TensorSpec([b], tf.float32, "t")])
         self.generate = tf.function(
             self._generate, input_signature=[z, *c, tokens(None, "motion_z"), tf.TensorSpec([b, None], tf.float32, "t")])
-        self.metadata = tf.function(lambda: {k: tf.constant(v, tf.float32 if isinstance(v, float) else tf.int32)
-                                             for k, v in self.constants.items()}, input_signature=[])
+        self.metadata = tf.function(self._metadata, input_signature=[tf.TensorSpec([b], tf.float32, "t")])
+        # Track the tf.Variables under the Keras 3 variables: a SavedModel restores only tracked ones, and
+        # TF Serving's session loader fails ("Could not find variable ...") on the functions otherwise.
+        self.tf_variables = [v.value for v in G.variables]
 
     def _split(self, args):
         """(c or None, rest) from positional arguments that start with c when the model is conditional."""
@@ -76,6 +80,12 @@ class FrameModel(tf.Module):
         c, (motion_z, t) = self._split(args)
         ws = self.G.mapping(z, c, truncation_psi=self.truncation_psi)
         return {"frames": to_uint8(self.G.synthesize(ws, t, motion_z, c=c))}
+
+    def _metadata(self, t):
+        outputs = {k: tf.fill(tf.shape(t), tf.constant(v, tf.float32 if isinstance(v, float) else tf.int32))
+                   for k, v in self.constants.items()}
+        outputs["num_tokens"] = tf.cast(tf.floor(t / float(self.motion_z_distance)), tf.int32) + self.window_length
+        return outputs
 
     def window_start(self, t):
         """Index of the first token of the window for times `t` (NumPy, float32 as the model)."""

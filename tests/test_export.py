@@ -83,7 +83,9 @@ def test_savedmodel_serving_signatures(tmp_path):
     assert frames.dtype == np.uint8 and frames.shape == (2, 3, 32, 32, 3)
     expected = summaries.to_uint8(G(z, t, motion_z, c=c, truncation_psi=0.7)).numpy()
     assert np.abs(frames.astype(int) - expected.astype(int)).max() <= 1
-    metadata = {k: v.numpy().item() for k, v in loaded.signatures["metadata"]().items()}
+    metadata = {k: v.numpy() for k, v in loaded.signatures["metadata"](t=tf.constant([0.0, 63.9])).items()}
+    assert metadata.pop("num_tokens").tolist() == [G.token_window(0.0)[1], sum(G.token_window(63.9))]
+    metadata = {k: v[1].item() for k, v in metadata.items()}
     assert metadata == pytest.approx(FrameModel(G, 0.7).constants)
     assert G.num_motion_tokens(63.9) == int(np.ceil(max(metadata["max_num_frames"] - 1, 63.9)
                                                     / metadata["motion_z_distance"])) + metadata["window_length"]
@@ -102,7 +104,8 @@ def test_litert_file_is_self_describing_and_fixed_shape():
     assert set(runner.signatures) == {"mapping", "frame_at_time", "metadata"}
     details = runner.interpreter.get_signature_runner("frame_at_time").get_input_details()
     assert {k: tuple(v["shape"]) for k, v in details.items()} == {"w": (1, 12), "window": (1, 6, 6), "t": (1,)}
-    metadata = {k: v.item() for k, v in runner("metadata").items()}
+    metadata = {k: v.item() for k, v in runner("metadata", t=np.zeros(1, np.float32)).items()}
+    assert metadata.pop("num_tokens") == 6
     assert metadata == pytest.approx(FrameModel(G, 0.7).constants)
 
 
