@@ -1,10 +1,9 @@
-"""Training monitoring: sample grids (PNG), animated grids (GIF) in TensorBoard, and a progress line."""
+"""Training monitoring: generator output to uint8, animated GIFs in TensorBoard, durations for progress lines.
 
-import io
+Grids and image files are in `svgan_tf.video` (NumPy and Pillow only).
+"""
 
-import numpy as np
 import tensorflow as tf
-from PIL import Image
 from tensorboard.plugins.image import metadata as image_metadata
 
 
@@ -15,34 +14,6 @@ def to_uint8(frames):
     """
     frames = tf.convert_to_tensor(frames, tf.float32)
     return tf.cast(tf.clip_by_value(tf.round((frames + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
-
-
-def video_grid(videos, columns):
-    """[N, F, H, W, C] uint8 videos -> [F, rows*H, columns*W, C]: one tiled frame per time step."""
-    n, f, h, w, c = videos.shape
-    rows = -(-n // columns)
-    padded = np.zeros((rows * columns, f, h, w, c), np.uint8)
-    padded[:n] = videos
-    return padded.reshape(rows, columns, f, h, w, c).transpose(2, 0, 3, 1, 4, 5).reshape(f, rows * h, columns * w, c)
-
-
-def frames_grid(videos):
-    """[N, F, H, W, C] uint8 -> one image [N*H, F*W, C]: a row per video, its frames left to right."""
-    n, f, h, w, c = videos.shape
-    return videos.transpose(0, 2, 1, 3, 4).reshape(n * h, f * w, c)
-
-
-def save_png(path, image):
-    """Writes an [H, W, 3] uint8 image."""
-    Image.fromarray(image).save(path)
-
-
-def encode_gif(frames, fps=10):
-    """[F, H, W, 3] uint8 -> animated GIF bytes (looping)."""
-    images = [Image.fromarray(frame) for frame in frames]
-    buffer = io.BytesIO()
-    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
-    return buffer.getvalue()
 
 
 def write_gif_summary(tag, gif, height, width, step):

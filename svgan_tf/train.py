@@ -31,7 +31,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from svgan_tf import augment, config, data, losses, reference, summaries
+from svgan_tf import augment, config, data, losses, reference, summaries, video
 from svgan_tf.discriminator import Discriminator
 from svgan_tf.generator import Generator
 
@@ -243,11 +243,11 @@ class _Snapshots:
     def write(self, G_ema, step, kimg):
         motion_z = G_ema.sample_motion_z(len(self.z), G_ema.num_motion_tokens(15), seed=[self.cfg.seed, 7])
         videos = summaries.to_uint8(G_ema(self.z, self.t, motion_z, c=self.c, frames_per_batch=16)).numpy()
-        image = summaries.frames_grid(videos[:, ::2])
-        animation = summaries.video_grid(videos, self.columns)
-        gif = summaries.encode_gif(animation)
+        image = video.frames_grid(videos[:, ::2])
+        animation = video.video_grid(videos, self.columns)
+        gif = video.encode_gif(animation)
         tag = f"{int(kimg):06d}"  # reference style (whole kimg; a later snapshot within the same kimg overwrites)
-        summaries.save_png(os.path.join(self.dir, f"fakes{tag}.png"), image)
+        video.save_png(os.path.join(self.dir, f"fakes{tag}.png"), image)
         with open(os.path.join(self.dir, f"fakes{tag}.gif"), "wb") as f:
             f.write(gif)
         with self.writer.as_default():

@@ -330,7 +330,7 @@ def test_token_arithmetic_and_inputs(exported, info):
     with pytest.raises(sc.ServeClientError, match="not conditional"):
         next(sc.video_requests(info, 5, times, 3, class_idx=1))
     assert sc.parse_seeds("0, 3,5-7") == [0, 3, 5, 6, 7]
-    for bad in ("", "x", "3-1", "1,1", "-2"):
+    for bad in ("", "x", "3-1", "-2"):
         with pytest.raises(sc.ServeClientError, match="--seeds"):
             sc.parse_seeds(bad)
     assert sc.output_path("v/seed{seed:04d}.mp4", 3, 2) == "v/seed0003.mp4"

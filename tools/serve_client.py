@@ -17,11 +17,8 @@ time t needs the motion tokens 0 .. floor(t / d) + W - 1 of the video's token se
 output of `metadata`) and the signature has no token offset, so each request sends exactly that prefix: it
 grows by one token every d frames (1024 frames at d = 16 with the reference sizes: 85 tokens of 512 floats).
 
-Inputs come from NumPy: `default_rng(seed)` draws z [1, z_dim] and then the motion tokens
-[1, L, motion_z_dim] (float64 normals rounded to float32). The draw is prefix-stable: the first tokens do
-not depend on how many are drawn, so a video's first N frames are the same whatever --num_frames. These
-are NOT the draws of `python -m svgan_tf.generate` (TensorFlow's stateless Philox stream keyed by
-(seed, block), which NumPy does not reproduce): seed 3 here and seed 3 there are different videos.
+Inputs: the content latent and motion tokens of each seed are `svgan_tf.latents` (NumPy): seed 3 is the
+same video here as with `python -m svgan_tf.generate` and the LiteRT player, whatever --num_frames.
 
 The pure functions (signature parsing, REST JSON bodies and responses, PredictRequest / PredictResponse)
 are separate from the transports so that they can be tested without a model server.
@@ -38,6 +35,8 @@ import urllib.parse
 import urllib.request
 
 import numpy as np
+
+from svgan_tf import latents
 
 SERVING_SIGNATURE = "serving_default"
 METADATA_SIGNATURE = "metadata"
@@ -215,27 +214,11 @@ def read_model_info(client, model="model"):
 
 
 def parse_seeds(text):
-    """"0,3,5-7" -> [0, 3, 5, 6, 7] (order kept, duplicates refused)."""
-    seeds = []
-    for part in str(text).split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            if "-" in part:
-                lo, hi = (int(x) for x in part.split("-", 1))
-                if hi < lo:
-                    raise ValueError
-                seeds.extend(range(lo, hi + 1))
-            else:
-                seeds.append(int(part))
-        except ValueError:
-            raise ServeClientError(f"--seeds: cannot read {part!r} (use e.g. 0,3,5-7).") from None
-    if not seeds or min(seeds) < 0:
-        raise ServeClientError(f"--seeds: need non-negative seeds, got {text!r}.")
-    if len(set(seeds)) != len(seeds):
-        raise ServeClientError(f"--seeds: repeated seeds in {text!r}.")
-    return seeds
+    """"0-3,7" -> [0, 1, 2, 3, 7] (`svgan_tf.latents.parse_seeds`), errors as ServeClientError."""
+    try:
+        return latents.parse_seeds(text)
+    except ValueError as error:
+        raise ServeClientError(str(error)) from None
 
 
 def frame_times(num_frames, time_step=1.0):
@@ -255,15 +238,10 @@ def num_tokens_needed(max_t, motion_z_distance, window_length):
 
 
 def draw_inputs(seed, z_dim, motion_z_dim, num_tokens):
-    """z [1, z_dim] and motion tokens [1, num_tokens, motion_z_dim] (float32) from `default_rng(seed)`.
-
-    Prefix-stable: the first k tokens are the same whatever `num_tokens` >= k. Not the TF seeded stream
-    of `svgan_tf` (see the module docstring).
-    """
-    rng = np.random.default_rng(seed)
-    z = rng.standard_normal((1, z_dim)).astype(np.float32)
-    motion_z = rng.standard_normal((1, num_tokens, motion_z_dim)).astype(np.float32)
-    return z, motion_z
+    """z [1, z_dim] and the first `num_tokens` motion tokens [1, num_tokens, motion_z_dim] of video `seed`
+    (`svgan_tf.latents`: the same video as `svgan_tf.generate` and the LiteRT player give for the seed)."""
+    return (latents.content_z(seed, z_dim)[None],
+            latents.MotionTokenStream(seed, motion_z_dim).window(0, num_tokens)[None])
 
 
 def video_requests(info, seed, times, frames_per_request, class_idx=None):

@@ -1,0 +1,46 @@
+"""The LiteRT player renders a video from the .tflite file alone, without importing TensorFlow."""
+
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+from PIL import Image
+
+from export import tflite
+from svgan_tf import summaries
+from svgan_tf.latents import MotionTokenStream, content_z
+from tests.tiny_models import tiny_generator
+
+# Runs the player with TensorFlow made unimportable: any `import tensorflow` raises ImportError.
+NO_TENSORFLOW = ("import runpy, sys; sys.modules['tensorflow'] = None; sys.argv[0] = 'tflite_player'; "
+                 "runpy.run_module('tools.tflite_player', run_name='__main__')")
+
+
+def test_player_renders_the_keras_frames_without_tensorflow(tmp_path):
+    keras.utils.set_random_seed(5)
+    G = tiny_generator()
+    tflite.export_tflite(G, str(tmp_path / "g.tflite"))
+    result = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, f"--model={tmp_path / 'g.tflite'}",
+                             f"--out={tmp_path / 'frames'}", "--seed=3", "--num_frames=12", "--time_step=0.75",
+                             "--time_offset=50"], capture_output=True, text=True, cwd=os.getcwd())
+    assert result.returncode == 0, result.stderr[-3000:]
+    files = sorted(os.listdir(tmp_path / "frames"))
+    assert len(files) == 12
+    frames = np.stack([np.asarray(Image.open(tmp_path / "frames" / f)) for f in files])
+    # The same video from the Keras model: the player's content draw and token stream.
+    t = 50 + 0.75 * np.arange(12, dtype=np.float32)
+    z = content_z(3, G.z_dim)[None]
+    start, length = G.token_window(t)
+    window = MotionTokenStream(3, G.motion_z_dim).window(start, length)[None]
+    expected = summaries.to_uint8(G(z, t[None], window, token_offset=start))[0].numpy()
+    assert np.abs(frames.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_player_refuses_a_file_that_is_not_a_frame_model(tmp_path):
+    (tmp_path / "bad.tflite").write_bytes(b"not a flatbuffer")
+    result = subprocess.run([sys.executable, "-m", "tools.tflite_player", f"--model={tmp_path / 'bad.tflite'}",
+                             f"--out={tmp_path / 'v.mp4'}"], capture_output=True, text=True)
+    assert result.returncode != 0 and "bad.tflite" in result.stderr
+    assert not (tmp_path / "v.mp4").exists()

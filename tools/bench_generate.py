@@ -1,0 +1,100 @@
+"""Long-video generation to mp4: frames/s and peak memory for 1,000 and 90,000 frames (an hour at 25 fps).
+
+    python -m tools.bench_generate                          # tiny 32x32 generator, 1,000 and 90,000 frames
+    python -m tools.bench_generate --config=small --frames=1000,10000 --chunk_frames=64
+
+Each measurement runs `svgan_tf.generate.generate_video` (the code path of `python -m svgan_tf.generate`)
+in a fresh subprocess, so that its peak RSS (ru_maxrss, the whole process: Python, TensorFlow, the model)
+is its own. The generator has random weights (speed and memory do not depend on them). The resident set is
+also read when the generator is built ("RSS start"), after 10% of the frames and at the end: memory must
+not grow with the video's length. frames/s counts the whole run including the first call's graph
+tracing; "steady" is the rate after the first 10% of the frames.
+
+Configurations: `tiny` is the test suite's 32x32 generator (tests/tiny_models.py); `small` is 64x64 with the
+reference motion sizes (512-wide tokens, kernel 11, a token every 16 frames) and narrow synthesis layers.
+"""
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+from absl import app, flags
+
+flags.DEFINE_list("frames", ["1000", "90000"], "Video lengths to measure (frames).")
+flags.DEFINE_enum("config", "tiny", ["tiny", "small"], "Generator configuration (see the module docstring).")
+flags.DEFINE_integer("chunk_frames", 32, "Frames rendered per generator call.")
+flags.DEFINE_float("fps", 25.0, "Output frame rate (only stored in the file).")
+flags.DEFINE_string("child", None, "Internal: run one measurement of this many frames and print JSON.")
+FLAGS = flags.FLAGS
+
+SMALL = dict(z_dim=512, w_dim=512, img_resolution=64, channel_base=2048, channel_max=128, num_fp16_res=0,
+             motion_z_dim=512, motion_v_dim=512, motion_kernel_size=11, motion_z_distance=16, time_enc_dim=256,
+             min_period_len=16, max_period_len=1024)
+
+
+def _rss_mb():
+    """Current resident set size in MB (Linux /proc)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def run_child(num_frames):
+    from svgan_tf.generate import generate_video
+    from svgan_tf.generator import Generator
+    from tests.tiny_models import TINY_G
+
+    G = Generator(**(TINY_G if FLAGS.config == "tiny" else SMALL))
+    rss_start = _rss_mb()
+    marks = {}  # frames done -> (seconds, RSS MB)
+    done = [0]
+    start = time.perf_counter()
+
+    def on_chunk(frames):
+        # Sampled at 10% of the frames and at the end: memory must not grow in between.
+        before, done[0] = done[0], done[0] + frames
+        if before < num_frames // 10 <= done[0] or done[0] == num_frames:
+            marks[done[0]] = (time.perf_counter() - start, _rss_mb())
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "bench.mp4")
+        generate_video(G, path, [0], num_frames=num_frames, fps=FLAGS.fps, chunk_frames=FLAGS.chunk_frames,
+                       progress=on_chunk)
+        seconds = time.perf_counter() - start
+        size = os.path.getsize(path)
+    (early_frames, (early_s, early_rss)), (_, (_, end_rss)) = sorted(marks.items())[0], sorted(marks.items())[-1]
+    return {"frames": num_frames, "seconds": seconds, "frames_per_s": num_frames / seconds,
+            "steady_frames_per_s": (num_frames - early_frames) / max(seconds - early_s, 1e-9),
+            "rss_start_mb": rss_start, "rss_10pct_mb": early_rss, "rss_end_mb": end_rss,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6, "mp4_bytes": size}
+
+
+def main(argv):
+    del argv
+    if FLAGS.child:
+        print(json.dumps(run_child(int(FLAGS.child))))
+        return
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    print(f"svgan_tf.generate to mp4 (libx264), {FLAGS.config} generator, chunk_frames={FLAGS.chunk_frames}, "
+          f"float32, {os.cpu_count()} CPUs; each row a fresh process")
+    print(f"{'frames':>8}{'seconds':>10}{'frames/s':>10}{'steady':>9}{'RSS start':>11}{'RSS 10%':>9}"
+          f"{'RSS end':>9}{'peak RSS':>10}{'mp4 MB':>8}")
+    for frames in FLAGS.frames:
+        cmd = [sys.executable, "-m", "tools.bench_generate", f"--child={int(frames)}", f"--config={FLAGS.config}",
+               f"--chunk_frames={FLAGS.chunk_frames}", f"--fps={FLAGS.fps}"]
+        result = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if result.returncode != 0:
+            print(f"{frames:>8}  failed:\n{result.stderr[-2000:]}")
+            continue
+        r = json.loads(result.stdout.strip().splitlines()[-1])
+        print(f"{r['frames']:>8}{r['seconds']:>10.1f}{r['frames_per_s']:>10.1f}{r['steady_frames_per_s']:>9.1f}"
+              f"{r['rss_start_mb']:>9.0f}MB{r['rss_10pct_mb']:>7.0f}MB{r['rss_end_mb']:>7.0f}MB"
+              f"{r['peak_rss_mb']:>8.0f}MB{r['mp4_bytes'] / 1e6:>8.2f}")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    app.run(main)
