@@ -19,6 +19,14 @@ from svgan_tf import config, reference
 from svgan_tf.generator import Generator
 
 
+def _read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error}).") from None
+
+
 def load_generator(path, **overrides):
     """G_ema from `path` (see the module docstring).
 
@@ -36,16 +44,14 @@ def load_generator(path, **overrides):
             raise FileNotFoundError(f"{path}: no such file.")
         if not os.path.isfile(sidecar):
             raise FileNotFoundError(f"{path}: the Generator arguments {sidecar} are missing.")
-        with open(sidecar) as f:
-            G = Generator(**{**json.load(f), **overrides})
+        G = Generator(**{**_read_json(sidecar), **overrides})
         reference.load_reference_npz(G, path)
         return G
     run_dir = path if os.path.isdir(path) else os.path.dirname(os.path.dirname(path))
     config_file = os.path.join(run_dir, "config.json")
     if not os.path.isfile(config_file):
         raise FileNotFoundError(f"{path}: not a training run (no {config_file}) nor a .npz export.")
-    with open(config_file) as f:
-        values = json.load(f)
+    values = _read_json(config_file)
     cfg = config.TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
     checkpoint = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints")) if os.path.isdir(path) else path
     if checkpoint is None or not tf.io.gfile.glob(checkpoint + ".index"):

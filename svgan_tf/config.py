@@ -172,8 +172,14 @@ class TrainConfig:
         return [f"{field.name:<18} {getattr(self, field.name)}" for field in dataclasses.fields(self)]
 
 
-def _define_flags():
-    """One flag per TrainConfig field that has a help text, with the field's default."""
+def define_flags():
+    """One flag per TrainConfig field that has a help text, with the field's default.
+
+    Called by the training programs (not on import: other programs of the project define their own flags,
+    e.g. --num_frames of `svgan_tf.generate`). Idempotent.
+    """
+    if "data" in flags.FLAGS:
+        return
     for field in dataclasses.fields(TrainConfig):
         help_text, choices = field.metadata.get("help"), field.metadata.get("choices")
         if help_text is None:
@@ -193,7 +199,6 @@ def _define_flags():
             flags.DEFINE_string(field.name, default, help_text)
 
 
-_define_flags()
 FLAGS = flags.FLAGS
 
 

@@ -50,8 +50,6 @@ import numpy as np
 import tensorflow as tf
 
 from svgan_tf import summaries, video
-# Imported before the flags are defined: it pulls in svgan_tf.config, which defines the training flags
-# (one of them --num_frames) when imported; see _define_flags.
 from svgan_tf.checkpoints import load_generator
 from svgan_tf.latents import MotionTokenStream, content_z, parse_seeds
 from svgan_tf.motion import window_length
@@ -291,13 +289,7 @@ def generate_video(G, path, content_seeds, motion_seeds=None, num_frames=16, fps
 # Command line.
 
 def _define_flags():
-    """Command-line flags, defined only when run as a program (other modules define --out and others).
-
-    svgan_tf.config (imported with the checkpoint loader) defines every training flag on import, among
-    them --num_frames (frames per training clip): ours replaces it (allow_override), and any other training
-    flag given to this program is refused by `_parse_flags`, so that e.g. --seed (for --seeds) is not
-    silently ignored.
-    """
+    """Command-line flags, defined only when run as a program (other modules define --out and others)."""
     from absl import flags
 
     flags.DEFINE_string("checkpoint", None, "Training run directory (newest checkpoint), checkpoint prefix, or "
@@ -305,8 +297,7 @@ def _define_flags():
     flags.DEFINE_string("out", None, "Output directory: one seedNNNN.<ext> per seed (or grid.<ext>).")
     flags.DEFINE_string("seeds", "0", "Video seeds, e.g. 0-3,7 (with --grid: the content of each column).")
     flags.DEFINE_string("motion_seeds", None, "With --grid: the motion of each row (default: --seeds).")
-    flags.DEFINE_integer("num_frames", None, "Frames per video (or --seconds; default 5 seconds).",
-                         allow_override=True)
+    flags.DEFINE_integer("num_frames", None, "Frames per video (or --seconds; default 5 seconds).")
     flags.DEFINE_float("seconds", None, "Video length in seconds at --fps (or --num_frames).")
     flags.DEFINE_float("fps", 25.0, "Frames per second of the output.")
     flags.DEFINE_float("time_offset", 0.0, "Time of the first frame, in frames (real, >= 0): continues a video.")
@@ -453,10 +444,6 @@ def _parse_flags(argv):
         argv = flags.FLAGS(argv)
     except flags.Error as error:
         _fail(str(error))
-    for name in flags.FLAGS:
-        module = flags.FLAGS.find_module_defining_flag(name) or ""
-        if flags.FLAGS[name].present and module.startswith("svgan_tf."):
-            _fail(f"--{name} is a flag of {module} (training), not of svgan_tf.generate; see --help.")
     return argv
 
 

@@ -385,8 +385,11 @@ class Generator(keras.Model):
         return motion_z[:, start:start + length], start
 
     def sample_motion_z(self, batch_size, num_tokens, seed):
-        """A seeded draw of motion-noise tokens [batch_size, num_tokens, motion_z_dim] (stateless, reproducible)."""
-        return tf.random.stateless_normal([batch_size, num_tokens, self.motion_z_dim], seed=seed)
+        """A seeded draw of motion-noise tokens [batch_size, num_tokens, motion_z_dim] (stateless, reproducible).
+
+        Philox explicitly: the default algorithm may differ between devices, and with it the draw.
+        """
+        return tf.random.stateless_normal([batch_size, num_tokens, self.motion_z_dim], seed=seed, alg="philox")
 
     def synthesize(self, ws, t, motion_z, c=None, token_offset=0, fused_modconv=False, frames_per_batch=None):
         """Frames from ws: the frame-at-time API.

@@ -387,4 +387,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    config.define_flags()
     app.run(main)

@@ -19,6 +19,9 @@ def test_load_generator_from_reference_npz(tmp_path):
     reference.save_reference_npz(G, tmp_path / "g.npz")
     with pytest.raises(FileNotFoundError, match="g.json"):
         load_generator(str(tmp_path / "g.npz"))
+    (tmp_path / "g.json").write_text("{")
+    with pytest.raises(ValueError, match="g.json: not valid JSON"):
+        load_generator(str(tmp_path / "g.npz"))
     (tmp_path / "g.json").write_text(json.dumps(G.get_config()))
     loaded = load_generator(str(tmp_path / "g.npz"))
     for a, b in zip(loaded.weights, G.weights):

@@ -11,6 +11,7 @@ from absl.testing import flagsaver
 from svgan_tf import config
 from tests.conftest import REPO
 
+config.define_flags()
 FLAGS = flags.FLAGS
 
 

@@ -13,7 +13,7 @@ import tensorflow as tf
 from export import onnx as onnx_export
 from export import parity, tflite
 from export.frame_model import FrameModel
-from export.savedmodel import SavedModelRunner, export_savedmodel
+from export.savedmodel import SIGNATURES, WARMUP_FILE, SavedModelRunner, export_savedmodel
 from svgan_tf import reference, summaries
 from tests.tiny_models import tiny_generator
 
@@ -89,6 +89,22 @@ def test_savedmodel_serving_signatures(tmp_path):
     assert metadata == pytest.approx(FrameModel(G, 0.7).constants)
     assert G.num_motion_tokens(63.9) == int(np.ceil(max(metadata["max_num_frames"] - 1, 63.9)
                                                     / metadata["motion_z_distance"])) + metadata["window_length"]
+
+
+def test_savedmodel_warmup_requests_run(tmp_path):
+    from tensorflow_serving.apis import prediction_log_pb2
+    G = _tiny(c_dim=2)
+    path = export_savedmodel(G, str(tmp_path / "sky"))
+    loaded = tf.saved_model.load(path)
+    records = list(tf.data.TFRecordDataset(os.path.join(path, WARMUP_FILE)).as_numpy_iterator())
+    signatures = []
+    for record in records:
+        request = prediction_log_pb2.PredictionLog.FromString(record).predict_log.request
+        signatures.append(request.model_spec.signature_name)
+        inputs = {k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()}
+        outputs = loaded.signatures[request.model_spec.signature_name](**inputs)
+        assert all(np.all(np.isfinite(v.numpy())) for v in outputs.values())
+    assert signatures == list(SIGNATURES)
 
 
 def test_existing_savedmodel_version_is_refused(tmp_path):

@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from svgan_tf import config, data, train
 
+config.define_flags()
 flags.DEFINE_integer("steps", 3, "Timed steps of each kind (median reported).")
 flags.DEFINE_integer("resolution", 256, "Resolution of the synthetic clips (and so of the model).")
 FLAGS = flags.FLAGS
