@@ -37,7 +37,9 @@ class FrameModel(tf.Module):
 
     def __init__(self, G, truncation_psi=1.0, batch_size=None):
         super().__init__(name="frame_model")
-        self.G = G
+        # Not tracked: a SavedModel would store the Keras 3 variable wrappers as a second copy of every
+        # weight, and the signatures read the tf.Variables under them (tracked below).
+        object.__setattr__(self, "G", G)
         self.truncation_psi = float(truncation_psi)
         self.window_length = window_length(G.motion_mapping.kernel_size)
         self.motion_z_distance = G.motion_mapping.motion_z_distance
@@ -57,8 +59,8 @@ class FrameModel(tf.Module):
         self.generate = tf.function(
             self._generate, input_signature=[z, *c, tokens(None, "motion_z"), tf.TensorSpec([b, None], tf.float32, "t")])
         self.metadata = tf.function(self._metadata, input_signature=[tf.TensorSpec([b], tf.float32, "t")])
-        # Track the tf.Variables under the Keras 3 variables: a SavedModel restores only tracked ones, and
-        # TF Serving's session loader fails ("Could not find variable ...") on the functions otherwise.
+        # The tf.Variables under the Keras 3 variables: a SavedModel restores only tracked ones, and TF
+        # Serving's session loader fails ("Could not find variable ...") on the functions otherwise.
         self.tf_variables = [v.value for v in G.variables]
 
     def _split(self, args):
