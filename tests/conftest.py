@@ -16,6 +16,7 @@ tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU"
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 OFFICIAL_SMALL = SHARED / "fixtures" / "official_small"
+REFERENCE_PICKLE = SHARED / "fixtures" / "reference_pickle" / "network-snapshot-000000.pkl"
 _MISSING = []
 
 
@@ -26,6 +27,15 @@ def official_small():
         _MISSING.append(str(OFFICIAL_SMALL))
         pytest.skip(f"REFERENCE FIXTURE ABSENT: {OFFICIAL_SMALL} not found; reference parity NOT checked")
     return OFFICIAL_SMALL
+
+
+@pytest.fixture
+def reference_pickle():
+    """Path of the official-format snapshot of official_small; skips loudly, as `official_small`, without ../shared."""
+    if not REFERENCE_PICKLE.is_file():
+        _MISSING.append(str(REFERENCE_PICKLE))
+        pytest.skip(f"REFERENCE FIXTURE ABSENT: {REFERENCE_PICKLE} not found; snapshot import NOT checked")
+    return REFERENCE_PICKLE
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -105,17 +105,23 @@ def run_calls(G, D, config, inputs, outputs):
     return results
 
 
-def check(directory, out=None):
-    """Runs the whole check on a fixture directory; returns True when every output is within tolerance."""
+def check(directory, out=None, G=None, D=None):
+    """Runs the whole check on a fixture directory; returns True when every output is within tolerance.
+
+    `G` and `D` (float32 networks) replace the ones built from the fixture's parameters (e.g. networks
+    imported from a reference snapshot).
+    """
     out = out or sys.stdout
     from svgan_tf import reference
 
     config, params_G, params_D, inputs, outputs = load_fixture(directory)
     # Parity is defined in float32: mixed precision off whatever num_fp16_res says.
-    G = reference.build_generator(config["G_kwargs"], mixed_precision=None)
-    D = reference.build_discriminator(config["D_kwargs"], mixed_precision=None)
-    reference.load_reference_weights(G, params_G, source=os.path.join(directory, "params_G.npz"))
-    reference.load_reference_weights(D, params_D, source=os.path.join(directory, "params_D.npz"))
+    if G is None:
+        G = reference.build_generator(config["G_kwargs"], mixed_precision=None)
+        reference.load_reference_weights(G, params_G, source=os.path.join(directory, "params_G.npz"))
+    if D is None:
+        D = reference.build_discriminator(config["D_kwargs"], mixed_precision=None)
+        reference.load_reference_weights(D, params_D, source=os.path.join(directory, "params_D.npz"))
     results = run_calls(G, D, config, inputs, outputs)
 
     ok = True
