@@ -41,7 +41,6 @@ exit with status 2; Ctrl-C discards the video in progress (finished videos are k
 import math
 import os
 import sys
-import time
 import types
 import weakref
 import zipfile
@@ -180,58 +179,6 @@ class VideoRenderer:
             yield summaries.to_uint8(self.render(begin, count)).numpy()
 
 
-class Progress:
-    """A progress line on stderr: frames done / total, frames/s, ETA.
-
-    On a terminal the line is redrawn in place (at most every `interval` seconds); otherwise (a log file) a
-    line is printed every `log_interval` seconds, so logs stay short.
-
-    Args:
-        total: frames to do.
-        label: prefix (e.g. the output name).
-        stream: where to write (default sys.stderr).
-        interval: seconds between redraws on a terminal.
-        log_interval: seconds between lines when not a terminal.
-    """
-
-    def __init__(self, total, label="", stream=None, interval=0.5, log_interval=30.0):
-        self.total, self.label = total, label
-        self.stream = stream or sys.stderr
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.interval = interval if self.tty else log_interval
-        self.done = 0
-        self.start = self.last = time.perf_counter()
-
-    def line(self):
-        elapsed = max(time.perf_counter() - self.start, 1e-9)
-        rate = self.done / elapsed
-        eta = (self.total - self.done) / rate if rate > 0 else float("inf")
-        eta_text = summaries.format_duration(eta) if math.isfinite(eta) else "?"
-        return (f"{self.label}{self.done}/{self.total} frames ({100 * self.done / max(self.total, 1):5.1f}%)  "
-                f"{rate:.1f} frames/s  elapsed {summaries.format_duration(elapsed)}  ETA {eta_text}")
-
-    def update(self, frames):
-        """Counts `frames` more frames done."""
-        self.done += frames
-        now = time.perf_counter()
-        if now - self.last >= self.interval or self.done >= self.total:
-            self.last = now
-            self._emit()
-
-    def _emit(self):
-        if self.tty:
-            self.stream.write("\r\033[K" + self.line())  # back to the line start, clear it, redraw
-        else:
-            self.stream.write(self.line() + "\n")
-        self.stream.flush()
-
-    def close(self):
-        """Ends the line (on a terminal)."""
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 def generate_video(G, path, content_seeds, motion_seeds=None, num_frames=16, fps=25.0, time_offset=0.0,
                    time_step=1.0, chunk_frames=32, truncation_psi=1.0, class_idx=None, grid=False, overwrite=False,
                    progress=True, **writer_options):
@@ -272,7 +219,7 @@ def generate_video(G, path, content_seeds, motion_seeds=None, num_frames=16, fps
                              chunk_frames=chunk_frames, truncation_psi=truncation_psi, class_idx=class_idx)
     bar = None
     if progress is True:
-        bar = Progress(num_frames, label=f"{os.path.basename(os.fspath(path))}: ")
+        bar = summaries.Progress(num_frames, label=f"{os.path.basename(os.fspath(path))}: ")
     elif progress:
         bar = types.SimpleNamespace(update=progress, close=lambda: None)
     with open_writer(path, fps, overwrite=overwrite, **writer_options) as writer:

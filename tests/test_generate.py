@@ -1,6 +1,5 @@
 """Long-video generation: chunked == one-shot, continuation, slow motion, the token stream, grids, the CLI."""
 
-import io
 import json
 import os
 import re
@@ -13,7 +12,7 @@ import pytest
 from PIL import Image
 
 from svgan_tf import reference
-from svgan_tf.generate import Progress, UserError, VideoRenderer, _plan, frame_times, generate_video
+from svgan_tf.generate import UserError, VideoRenderer, _plan, frame_times, generate_video
 from svgan_tf.latents import TOKENS_PER_BLOCK, MotionTokenStream, content_z
 from svgan_tf.summaries import to_uint8
 from svgan_tf.video import read_mp4
@@ -99,22 +98,6 @@ def test_grid_is_content_by_motion(G, tmp_path):
     np.testing.assert_array_equal(cell(1, 0), solo(0, 3))
     np.testing.assert_array_equal(cell(2, 0), solo(0, 0))  # motion seed = content seed: the ordinary video
     assert not np.array_equal(cell(0, 0), cell(1, 0)) and not np.array_equal(cell(0, 0), cell(0, 1))
-
-
-def test_progress_line():
-    class Terminal(io.StringIO):
-        def isatty(self):
-            return True
-
-    for stream in (io.StringIO(), Terminal()):
-        bar = Progress(100, label="v.mp4: ", stream=stream, interval=0.0, log_interval=0.0)
-        bar.update(40)
-        bar.update(60)
-        bar.close()
-        text = stream.getvalue()
-        assert "v.mp4: 40/100 frames" in text and "100/100 frames (100.0%)" in text
-        assert "frames/s" in text and "ETA 0m00s" in text
-    assert text.startswith("\r") and text.endswith("\n")  # redrawn in place on a terminal
 
 
 def _flags(tmp_path, **values):

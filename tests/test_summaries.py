@@ -1,4 +1,6 @@
-"""Monitoring helpers: uint8 conversion, durations."""
+"""Monitoring helpers: uint8 conversion, durations, progress lines."""
+
+import io
 
 import numpy as np
 
@@ -14,3 +16,19 @@ def test_format_duration():
     assert summaries.format_duration(75) == "1m15s"
     assert summaries.format_duration(3 * 3600 + 120) == "3h02m"
     assert summaries.format_duration(2 * 86400 + 3600) == "2d 01h00m"
+
+
+def test_progress_line():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    for stream in (io.StringIO(), Terminal()):
+        bar = summaries.Progress(100, label="v.mp4: ", stream=stream, interval=0.0, log_interval=0.0)
+        bar.update(40)
+        bar.update(60)
+        bar.close()
+        text = stream.getvalue()
+        assert "v.mp4: 40/100 frames" in text and "100/100 frames (100.0%)" in text
+        assert "frames/s" in text and "ETA 0m00s" in text
+    assert text.startswith("\r") and text.endswith("\n")  # redrawn in place on a terminal
