@@ -1,0 +1,169 @@
+"""python -m svgan_tf.evaluate --checkpoint=runs/sky --data=DATA --metrics=fvd2048_16f,fid50k_full
+
+FVD / FID of a generator against a dataset, exactly as the reference protocol (`svgan_tf.metrics.protocols`),
+offline: the I3D and Inception weights come from pip packages (requirements-weights.txt). Each result is
+printed and appended as a JSON line to `--out` (default: `RUN/metrics.jsonl` for a run directory) and, for
+a run, written to its TensorBoard log (`Metrics/<name>`) at the checkpoint's step.
+
+`--real_vs_real` needs no generator: it compares two disjoint halves of the dataset (videos alternately
+assigned in name order, different clip offsets), which shows the floor of the metric for the dataset.
+`--num_fake` / `--num_real` scale the protocols down for quick looks (the values are then not comparable
+with published numbers, and the JSON line says so). Real statistics are cached in `--cache_dir`.
+"""
+
+import dataclasses
+import datetime
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from svgan_tf import data, summaries
+from svgan_tf.metrics import protocols
+from svgan_tf.metrics.frechet import frechet_distance
+
+DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "svgan_tf", "metrics")
+
+
+def default_detectors():
+    """{"fvd": (name, fn), "fid": (name, fn)}: the reference detectors, loaded on first use."""
+    def i3d(batch):
+        from svgan_tf.metrics import i3d as module
+        return module.i3d_logits(batch)
+
+    def inception(batch):
+        from svgan_tf.metrics import inception as module
+        return module.inception_features(batch)
+
+    return {"fvd": ("i3d", i3d), "fid": ("inception", inception)}
+
+
+def resolve_protocols(names, num_fake=None, num_real=None):
+    """Protocol objects for metric names (ValueError naming an unknown one), scaled if asked."""
+    result = []
+    for name in names:
+        if name not in protocols.PROTOCOLS:
+            raise ValueError(f"--metrics: unknown metric {name!r} (known: {', '.join(protocols.PROTOCOLS)}).")
+        protocol = protocols.PROTOCOLS[name]
+        if num_fake or num_real:
+            protocol = protocol.scaled(num_fake or protocol.num_fake, num_real or protocol.num_real)
+        result.append(protocol)
+    return result
+
+
+def evaluate(G, source, metric_protocols, seed=0, batch_size=16, cache_dir=DEFAULT_CACHE, detectors=None,
+             progress=True):
+    """{metric name: value} of generator `G` against `source` (None G: real vs real halves).
+
+    Args:
+        G: the generator (float32), or None for the real-vs-real comparison.
+        source: `svgan_tf.data.VideoSource` (opened without mirroring).
+        metric_protocols: `Protocol`s (see `resolve_protocols`).
+        seed: seed of the real clip offsets and of the generated samples.
+        batch_size: clips (or frames / 16) per batch.
+        cache_dir: real statistics cache (None: no cache).
+        detectors: {"fvd": (name, fn), "fid": (name, fn)} (default: I3D and Inception).
+        progress: print a progress line per pass.
+    """
+    detectors = detectors or default_detectors()
+    results = {}
+    for protocol in metric_protocols:
+        name, detector = detectors[protocol.kind]
+        unit = "clips" if protocol.kind == "fvd" else "frames"
+
+        def bar(label, total):
+            line = summaries.Progress(total, label=f"{protocol.name} {label}: ", unit=unit) if progress else None
+            return line.update if line else None
+
+        index = source.index
+        if G is None:
+            halves = [range(h, index.num_videos, 2) for h in (0, 1)]
+            real, fake = (protocols.real_statistics(source, protocol, detector, name, seed=seed + h,
+                                                    batch_size=batch_size, cache_dir=cache_dir, videos=videos,
+                                                    progress=bar(f"real half {h}", _real_count(index, protocol,
+                                                                                                videos)))
+                          for h, videos in enumerate(halves))
+        else:
+            real = protocols.real_statistics(source, protocol, detector, name, seed=seed, batch_size=batch_size,
+                                             cache_dir=cache_dir, progress=bar("real", _real_count(index, protocol)))
+            fake = protocols.fake_statistics(G, protocol, detector, seed=seed, batch_size=batch_size,
+                                             labels=index.labels, progress=bar("fake", protocol.num_fake))
+        results[protocol.name] = frechet_distance(real, fake)
+    return results
+
+
+def _real_count(index, protocol, videos=None):
+    chosen = protocols.real_videos(index, protocol, videos)
+    return int(sum(index.lengths[v] for v in chosen)) if protocol.kind == "fid" else len(chosen)
+
+
+def write_results(results, out_path, extra):
+    """Appends one JSON line per metric to `out_path` (and returns the lines)."""
+    lines = [json.dumps({"metric": name, "value": value, **extra}) for name, value in results.items()]
+    if out_path:
+        os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+        with open(out_path, "a") as f:
+            f.write("".join(line + "\n" for line in lines))
+    return lines
+
+
+def _define_flags():
+    from absl import flags
+
+    flags.DEFINE_string("checkpoint", None, "Training run directory, checkpoint prefix, or G_ema-reference-*.npz.")
+    flags.DEFINE_string("data", None, "Dataset (folder, zip, TFRecord directory, or demo).", required=True)
+    flags.DEFINE_list("metrics", ["fvd2048_16f"], f"Metrics: {', '.join(protocols.PROTOCOLS)}.")
+    flags.DEFINE_bool("real_vs_real", False, "Compare two halves of the dataset instead of a generator.")
+    flags.DEFINE_integer("num_fake", None, "Generated clips (frames for FID) instead of the protocol's.")
+    flags.DEFINE_integer("num_real", None, "Maximum real clips instead of the protocol's 2048.")
+    flags.DEFINE_integer("seed", 0, "Seed of the real clip offsets and the generated samples.")
+    flags.DEFINE_integer("batch", 16, "Clips per batch.")
+    flags.DEFINE_integer("resolution", None, "Frame size of the dataset (default: the generator's).")
+    flags.DEFINE_string("cache_dir", DEFAULT_CACHE, "Real statistics cache ('' for none).")
+    flags.DEFINE_string("out", None, "JSON-lines file to append results to (default: RUN/metrics.jsonl).")
+
+
+def main(argv):
+    from absl import flags
+
+    from svgan_tf.checkpoints import load_generator
+    FLAGS = flags.FLAGS
+    del argv
+    start = time.perf_counter()
+    try:
+        if FLAGS.real_vs_real == bool(FLAGS.checkpoint):
+            raise ValueError("give --checkpoint, or --real_vs_real (and no checkpoint).")
+        metric_protocols = resolve_protocols(FLAGS.metrics, FLAGS.num_fake, FLAGS.num_real)
+        G = load_generator(FLAGS.checkpoint, num_fp16_res=0) if FLAGS.checkpoint else None
+        resolution = FLAGS.resolution or (G.img_resolution if G is not None else None)
+        source = data.open_source(FLAGS.data, resolution=resolution,
+                                  sampling=data.SamplingConfig(num_frames=1, mirror=False))
+        results = evaluate(G, source, metric_protocols, FLAGS.seed, FLAGS.batch, FLAGS.cache_dir or None)
+    except (OSError, ValueError) as error:
+        print(f"svgan_tf.evaluate: {error}", file=sys.stderr)
+        sys.exit(2)
+    run_dir = FLAGS.checkpoint if FLAGS.checkpoint and os.path.isdir(FLAGS.checkpoint) else None
+    out = FLAGS.out or (os.path.join(run_dir, "metrics.jsonl") if run_dir else None)
+    scaled = any(p != protocols.PROTOCOLS[p.name] for p in metric_protocols)
+    extra = dict(checkpoint=FLAGS.checkpoint, real_vs_real=FLAGS.real_vs_real, data=FLAGS.data, seed=FLAGS.seed,
+                 protocol={p.name: dataclasses.asdict(p) for p in metric_protocols}, scaled_down=scaled,
+                 seconds=round(time.perf_counter() - start, 1),
+                 time=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    for line in write_results(results, out, extra):
+        print(line)
+    if run_dir:
+        step = tf.train.load_variable(tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints")),
+                                      "step/.ATTRIBUTES/VARIABLE_VALUE")
+        with tf.summary.create_file_writer(os.path.join(run_dir, "tensorboard")).as_default():
+            for name, value in results.items():
+                tf.summary.scalar(f"Metrics/{name}", value, step=int(np.asarray(step)))
+
+
+if __name__ == "__main__":
+    from absl import app
+
+    _define_flags()
+    app.run(main)
