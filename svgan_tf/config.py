@@ -75,6 +75,11 @@ class TrainConfig:
     ada_kimg: float = _flag(100.0, "ADA speed: p can go 0 -> 1 in this many thousand videos.")
     ada_interval: int = _flag(4, "Steps between ADA adjustments.")
     # Run length, logging, checkpoints.
+    metrics: Tuple[str, ...] = _flag((), "Metrics computed on G_ema during training (e.g. fvd2048_16f,fid50k_full; "
+                                     "see svgan_tf.evaluate); empty: none.")
+    metrics_every_kimg: float = _flag(0.0, "Compute --metrics every this many kimg (0: at every snapshot).")
+    metrics_num_fake: int = _flag(0, "Generated clips (frames for FID) per metric during training; 0: the "
+                                     "protocol's (2048 / 50k). Smaller values are quick but not comparable.")
     kimg: float = _flag(25000.0, "Training length in thousands of frames (clips x k).")
     tick_kimg: float = _flag(5.0, "Progress line and TensorBoard scalars every this many kimg.")
     snapshot_kimg: float = _flag(1000.0, "Checkpoint, sample grid and reference-format G_ema every this many kimg.")
@@ -214,7 +219,7 @@ def from_flags():
             continue
         value = getattr(FLAGS, field.name)
         if isinstance(field.default, tuple):
-            cast = type(field.default[0])
+            cast = type(field.default[0]) if field.default else str
             try:
                 value = tuple(cast(v) for v in value)
             except ValueError:

@@ -31,7 +31,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from svgan_tf import augment, config, data, losses, reference, summaries, video
+from svgan_tf import augment, config, data, evaluate, losses, reference, summaries, video
 from svgan_tf.discriminator import Discriminator
 from svgan_tf.generator import Generator
 
@@ -302,6 +302,9 @@ def train(cfg, strategy=None, max_steps=None):
         total_steps = min(total_steps, start_step + max_steps)
     tick_steps = config.kimg_to_steps(cfg.tick_kimg, cfg.batch, cfg.num_frames)
     snapshot_steps = config.kimg_to_steps(cfg.snapshot_kimg, cfg.batch, cfg.num_frames)
+    metrics_steps = (config.kimg_to_steps(cfg.metrics_every_kimg, cfg.batch, cfg.num_frames)
+                     if cfg.metrics_every_kimg > 0 else snapshot_steps)
+    metrics = evaluate.resolve_protocols(cfg.metrics, cfg.metrics_num_fake or None) if cfg.metrics else []
     ada_step = cfg.batch * cfg.ada_interval / (cfg.ada_kimg * 1000)
     writer = tf.summary.create_file_writer(os.path.join(cfg.outdir, "tensorboard")) if chief else None
     snapshots = _Snapshots(cfg, source, writer) if chief else None
@@ -336,11 +339,29 @@ def train(cfg, strategy=None, max_steps=None):
             if chief:
                 snapshots.write(training.G_ema, step, step * frames_per_step / 1000)
                 logging.info("Snapshot: %s", path)
+        if chief and metrics and (step % metrics_steps == 0 or done):
+            _write_metrics(cfg, training.G_ema, metrics, step, step * frames_per_step / 1000, writer)
     if writer:
         writer.flush()
     if not chief:
         shutil.rmtree(ckpt_dir, ignore_errors=True)  # this worker's scratch copies of the chief's checkpoints
     return training
+
+
+def _write_metrics(cfg, G_ema, metrics, step, kimg, writer):
+    """Metrics of G_ema (chief only): log line, TensorBoard `Metrics/<name>`, OUTDIR/metrics.jsonl."""
+    start = time.time()
+    source = data.open_source(cfg.data, resolution=cfg.resolution, use_labels=cfg.cond,
+                              sampling=data.SamplingConfig(num_frames=1, mirror=False))
+    results = evaluate.evaluate(G_ema, source, metrics, seed=cfg.seed, cache_dir=os.path.join(cfg.outdir, "metric-cache"),
+                                progress=False)
+    evaluate.write_results(results, os.path.join(cfg.outdir, "metrics.jsonl"),
+                           dict(kimg=round(kimg, 3), step=step, scaled_down=bool(cfg.metrics_num_fake)))
+    with writer.as_default():
+        for name, value in results.items():
+            tf.summary.scalar(f"Metrics/{name}", value, step=step)
+    logging.info("Metrics at %.1f kimg (%s): %s", kimg, summaries.format_duration(time.time() - start),
+                 ", ".join(f"{k} {v:.2f}" for k, v in results.items()))
 
 
 def _end_tick(cfg, training, tick, step, total_steps, frames_per_step, run_start, writer):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from svgan_tf import config, reference, train
+from svgan_tf import config, evaluate, reference, train
 from svgan_tf.generator import Generator
 from tests.conftest import REPO
 
@@ -134,3 +134,15 @@ def test_two_workers_train_in_sync(tmp_path):
     assert len(progress[0]) == 3 and progress[0] == progress[1]  # same steps, same losses on both workers
     assert "num_replicas       2" in outputs[0][1]
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-3")
+
+
+def test_metrics_during_training(tmp_path, monkeypatch):
+    from tests.test_evaluate import STUB
+    monkeypatch.setattr(evaluate, "default_detectors", lambda: STUB)  # the metric plumbing, not I3D, is tested here
+    cfg = dataclasses.replace(TINY, outdir=str(tmp_path), kimg=0.012 * 2, metrics=("fvd2048_16f",),
+                              metrics_every_kimg=0.012, metrics_num_fake=8)
+    train.train(cfg)
+    lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [(line["metric"], line["step"]) for line in lines] == [("fvd2048_16f", 1), ("fvd2048_16f", 2)]
+    assert all(line["value"] > 0 and line["scaled_down"] for line in lines)
+    assert os.listdir(tmp_path / "metric-cache")  # real statistics computed once, then reused
