@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from svgan_tf import data, evaluate
@@ -23,3 +24,48 @@ def test_evaluate_generator_and_real_vs_real(tmp_path):
         ["fvd2048_16f", "fid50k_full"] and len(lines) == 2
     with pytest.raises(ValueError, match="unknown metric 'fvd16'"):
         evaluate.resolve_protocols(["fvd16"])
+
+
+def test_fvd_with_i3d_on_real_footage(tmp_path):
+    """The issue's acceptance check on real video (small clip counts): FVD of the dataset against itself is ~0,
+    between two disjoint halves small and stable across seeds, against an untrained generator large."""
+    import shutil
+    from tests.videos import sample_videos_or_skip
+    from tools.make_dataset import make_dataset
+    clips = sample_videos_or_skip()
+    (tmp_path / "videos").mkdir()
+    for name in ("bikes", "bigbuckbunny"):
+        shutil.copy(clips[name], tmp_path / "videos")
+    make_dataset(str(tmp_path / "videos"), str(tmp_path / "data"), 32, chunk_frames=24, out_format="folder",
+                 log=lambda *args: None)
+    source = data.open_source(str(tmp_path / "data"), sampling=data.SamplingConfig(num_frames=1, mirror=False))
+    assert source.index.num_videos >= 14
+    metric = evaluate.resolve_protocols(["fvd2048_16f"], num_fake=16, num_real=32)
+    same = [evaluate.evaluate(None, source, metric, seed=s, cache_dir=None, progress=False)["fvd2048_16f"]
+            for s in (0, 10)]
+    real = metric[0]
+    from svgan_tf.metrics import protocols
+    from svgan_tf.metrics.frechet import frechet_distance
+    from svgan_tf.metrics.i3d import i3d_logits
+    itself = protocols.real_statistics(source, real, i3d_logits, "i3d", seed=0)
+    assert abs(frechet_distance(itself, itself)) < 1e-6 * np.trace(itself.cov)  # 0 up to eigenvalue rounding
+    untrained = evaluate.evaluate(tiny_generator(), source, metric, cache_dir=None, progress=False)["fvd2048_16f"]
+    print("FVD halves", same, "untrained", untrained)
+    assert max(same) < 2 * min(same) and max(same) < untrained / 3
+
+
+def test_evaluate_cli(tmp_path):
+    import subprocess
+    import sys
+    from svgan_tf import reference
+    G = tiny_generator()
+    reference.save_reference_npz(G, tmp_path / "g.npz")
+    (tmp_path / "g.json").write_text(json.dumps(G.get_config()))
+    command = [sys.executable, "-m", "svgan_tf.evaluate", f"--checkpoint={tmp_path / 'g.npz'}", "--data=demo",
+               "--metrics=fvd2048_16f", "--num_fake=4", "--num_real=4", "--cache_dir=", f"--out={tmp_path / 'm.jsonl'}"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = json.loads((tmp_path / "m.jsonl").read_text())
+    assert line["metric"] == "fvd2048_16f" and line["value"] > 0 and line["scaled_down"]
+    bad = subprocess.run(command[:5] + ["--metrics=fvd16"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown metric 'fvd16'" in bad.stderr
