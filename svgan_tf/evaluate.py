@@ -1,6 +1,6 @@
 """python -m svgan_tf.evaluate --checkpoint=runs/sky --data=DATA --metrics=fvd2048_16f,fid50k_full
 
-FVD / FID of a generator against a dataset, exactly as the reference protocol (`svgan_tf.metrics.protocols`),
+FVD / FID of a generator (a checkpoint, or an exported SavedModel) against a dataset, exactly as the reference protocol (`svgan_tf.metrics.protocols`),
 offline: the I3D and Inception weights come from pip packages (requirements-weights.txt). Each result is
 printed and appended as a JSON line to `--out` (default: `RUN/metrics.jsonl` for a run directory) and, for
 a run, written to its TensorBoard log (`Metrics/<name>`) at the checkpoint's step.
@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from svgan_tf import data, summaries
 from svgan_tf.metrics import protocols
+from svgan_tf.motion import num_motion_tokens
 from svgan_tf.metrics.frechet import frechet_distance
 
 DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "svgan_tf", "metrics")
@@ -39,6 +40,60 @@ def default_detectors():
         return module.inception_features(batch)
 
     return {"fvd": ("i3d", i3d), "fid": ("inception", inception)}
+
+
+class SavedModelGenerator:
+    """An exported TF Serving SavedModel (`python -m export.savedmodel`) seen as a generator by the metrics.
+
+    Frames come from its `mapping` and `frame_at_time` signatures (float frames, so the reference's uint8
+    quantisation applies exactly as to a checkpoint); sizes and token arithmetic from `metadata`.
+
+    Args:
+        path: the version directory (`MODEL/<version>`).
+    """
+
+    def __init__(self, path):
+        if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+            raise FileNotFoundError(f"{path}: no saved_model.pb (give the version directory, e.g. models/sky/1).")
+        model = tf.saved_model.load(path)
+        missing = {"mapping", "frame_at_time", "metadata"} - set(model.signatures)
+        if missing:
+            raise ValueError(f"{path}: not an svgan-tf export (no {', '.join(sorted(missing))} signature).")
+        self._mapping, self._frame = model.signatures["mapping"], model.signatures["frame_at_time"]
+        meta = {k: int(v.numpy()[0]) for k, v in model.signatures["metadata"](t=tf.zeros([1])).items()
+                if v.dtype == tf.int32}
+        self.z_dim, self.c_dim, self.img_resolution = meta["z_dim"], meta["c_dim"], meta["img_resolution"]
+        self.motion_z_dim, self.window_length = meta["motion_z_dim"], meta["window_length"]
+        self.motion_z_distance, self.max_num_frames = meta["motion_z_distance"], meta["max_num_frames"]
+
+    def num_motion_tokens(self, max_t):
+        kernel_size = (self.window_length - 2) // 2 + 1  # window_length = 2 (kernel_size - 1) + 2
+        return num_motion_tokens(max_t, self.motion_z_distance, kernel_size, self.max_num_frames)
+
+    def sample_motion_z(self, batch_size, num_tokens, seed):
+        return tf.random.stateless_normal([batch_size, num_tokens, self.motion_z_dim], seed=seed, alg="philox")
+
+    def __call__(self, z, t, motion_z, c=None, frames_per_batch=None):
+        """Frames [B, F, R, R, 3] (float) for z [B, z_dim], times t [B, F] and whole token sequences."""
+        del frames_per_batch  # one frame per call already
+        conditioning = {"c": tf.constant(c, tf.float32)} if self.c_dim else {}
+        w = self._mapping(z=tf.constant(z, tf.float32), **conditioning)["w"]
+        t = np.asarray(t, np.float32)
+        motion_z = np.asarray(motion_z)
+        frames = []
+        for f in range(t.shape[1]):
+            start = np.floor(t[:, f] / np.float32(self.motion_z_distance)).astype(np.int64)
+            window = np.stack([motion_z[b, s:s + self.window_length] for b, s in enumerate(start)])
+            frames.append(self._frame(w=w, window=tf.constant(window), t=tf.constant(t[:, f]), **conditioning)["frame"])
+        return tf.stack(frames, axis=1)
+
+
+def load_for_metrics(path):
+    """A checkpoint (run, prefix, .npz) or an exported SavedModel version directory, as a generator."""
+    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        return SavedModelGenerator(path)
+    from svgan_tf.checkpoints import load_generator
+    return load_generator(path, num_fp16_res=0)
 
 
 def resolve_protocols(names, num_fake=None, num_real=None):
@@ -113,7 +168,8 @@ def write_results(results, out_path, extra):
 def _define_flags():
     from absl import flags
 
-    flags.DEFINE_string("checkpoint", None, "Training run directory, checkpoint prefix, or G_ema-reference-*.npz.")
+    flags.DEFINE_string("checkpoint", None, "Training run directory, checkpoint prefix, G_ema-reference-*.npz, or "
+                        "an exported SavedModel version directory (MODEL/<version>).")
     flags.DEFINE_string("data", None, "Dataset (folder, zip, TFRecord directory, or demo).", required=True)
     flags.DEFINE_list("metrics", ["fvd2048_16f"], f"Metrics: {', '.join(protocols.PROTOCOLS)}.")
     flags.DEFINE_bool("real_vs_real", False, "Compare two halves of the dataset instead of a generator.")
@@ -129,7 +185,6 @@ def _define_flags():
 def main(argv):
     from absl import flags
 
-    from svgan_tf.checkpoints import load_generator
     FLAGS = flags.FLAGS
     del argv
     start = time.perf_counter()
@@ -137,7 +192,7 @@ def main(argv):
         if FLAGS.real_vs_real == bool(FLAGS.checkpoint):
             raise ValueError("give --checkpoint, or --real_vs_real (and no checkpoint).")
         metric_protocols = resolve_protocols(FLAGS.metrics, FLAGS.num_fake, FLAGS.num_real)
-        G = load_generator(FLAGS.checkpoint, num_fp16_res=0) if FLAGS.checkpoint else None
+        G = load_for_metrics(FLAGS.checkpoint) if FLAGS.checkpoint else None
         resolution = FLAGS.resolution or (G.img_resolution if G is not None else None)
         source = data.open_source(FLAGS.data, resolution=resolution,
                                   sampling=data.SamplingConfig(num_frames=1, mirror=False))
@@ -145,7 +200,8 @@ def main(argv):
     except (OSError, ValueError) as error:
         print(f"svgan_tf.evaluate: {error}", file=sys.stderr)
         sys.exit(2)
-    run_dir = FLAGS.checkpoint if FLAGS.checkpoint and os.path.isdir(FLAGS.checkpoint) else None
+    run_dir = FLAGS.checkpoint if FLAGS.checkpoint and os.path.isfile(os.path.join(FLAGS.checkpoint, "config.json")) \
+        else None
     out = FLAGS.out or (os.path.join(run_dir, "metrics.jsonl") if run_dir else None)
     scaled = any(p != protocols.PROTOCOLS[p.name] for p in metric_protocols)
     extra = dict(checkpoint=FLAGS.checkpoint, real_vs_real=FLAGS.real_vs_real, data=FLAGS.data, seed=FLAGS.seed,

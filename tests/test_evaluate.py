@@ -69,3 +69,16 @@ def test_evaluate_cli(tmp_path):
     assert line["metric"] == "fvd2048_16f" and line["value"] > 0 and line["scaled_down"]
     bad = subprocess.run(command[:5] + ["--metrics=fvd16"], capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown metric 'fvd16'" in bad.stderr
+
+
+def test_exported_savedmodel_gives_the_checkpoints_clips(tmp_path):
+    from export.savedmodel import export_savedmodel
+    from svgan_tf.metrics import protocols
+    G = tiny_generator()
+    exported = evaluate.load_for_metrics(export_savedmodel(G, str(tmp_path / "model")))
+    protocol = protocols.PROTOCOLS["fvd2048_16f"].scaled(num_fake=3)
+    ours = np.concatenate(list(protocols.fake_batches(exported, protocol, seed=2, batch_size=2)))
+    keras = np.concatenate(list(protocols.fake_batches(G, protocol, seed=2, batch_size=2)))
+    assert ours.shape == keras.shape and np.abs(ours.astype(int) - keras.astype(int)).max() <= 1
+    with pytest.raises(FileNotFoundError, match="saved_model.pb"):
+        evaluate.SavedModelGenerator(str(tmp_path))
