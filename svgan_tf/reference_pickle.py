@@ -65,7 +65,7 @@ returned. The allow-listed callables, and why each is inert:
   key list) decoded by a second restricted unpickler whose only names are the storage-class markers
   (``torch.FloatStorage``, ...), then per key an int64 element count and the raw data, wrapped with
   ``np.frombuffer`` (no copy). Torch's own ``_load_from_bytes`` (a full ``torch.load``) is never involved.
-* Placeholder classes (subclasses of ``_Inert``) for module and object types: ``torch.nn.modules.*`` classes,
+* Placeholder classes (subclasses of ``Inert``) for module and object types: ``torch.nn.modules.*`` classes,
   ``torch.optim.*`` optimizers, ``training.*`` / ``src.training.*`` non-persistent official classes (e.g.
   ``training.layers.TemporalDifferenceEncoder``), OmegaConf ``DictConfig``/``ListConfig``/value nodes/metadata,
   and ``EasyDict`` (a plain ``dict`` subclass). Constructing one stores the arguments; ``__setstate__`` stores the
@@ -153,7 +153,7 @@ class Network:
 # Placeholders and markers.
 
 
-class _Inert:
+class Inert:
     """A placeholder object: keeps the constructor arguments and the pickled state, nothing else."""
 
     __slots__ = ("args", "kwargs", "state")
@@ -186,22 +186,22 @@ class _EasyDictPlaceholder(dict):
         self.state = state
 
 
-class _DictConfig(_Inert):
+class _DictConfig(Inert):
     __slots__ = ()
     _global = "omegaconf.dictconfig.DictConfig"
 
 
-class _ListConfig(_Inert):
+class _ListConfig(Inert):
     __slots__ = ()
     _global = "omegaconf.listconfig.ListConfig"
 
 
-class _ValueNode(_Inert):
+class _ValueNode(Inert):
     __slots__ = ()
     _global = "omegaconf.nodes.ValueNode"
 
 
-class _Marker:
+class Marker:
     """A named value that is not callable (``typing.Any``, ``torch.float32``, ``numpy.ndarray``, ...)."""
 
     __slots__ = ("name",)
@@ -213,7 +213,7 @@ class _Marker:
         return f"<marker {self.name}>"
 
 
-class _PersistentObject(_Inert):
+class _PersistentObject(Inert):
     """What `persistence._reconstruct_persistent_obj(meta)` would rebuild: class name and state only."""
 
     __slots__ = ("class_name", "version")
@@ -223,7 +223,7 @@ class _PersistentObject(_Inert):
         return f"<persistent {self.class_name}>"
 
 
-class _Storage:
+class Storage:
     __slots__ = ("array", "location")
 
     def __init__(self, array, location):
@@ -231,7 +231,7 @@ class _Storage:
         self.location = location
 
 
-class _Tensor:
+class Tensor:
     """A rebuilt tensor. Hashable by identity, as torch tensors are (optimizer state dicts use them as keys)."""
 
     __slots__ = ("array", "requires_grad", "is_parameter")
@@ -245,7 +245,7 @@ class _Tensor:
         return f"<tensor {self.array.dtype} {list(self.array.shape)}>"
 
 
-def _placeholder(fullname, base=_Inert):
+def placeholder(fullname, base=Inert):
     return type(fullname.rsplit(".", 1)[-1], (base,), {"__slots__": (), "_global": fullname,
                                                         "__module__": __name__})
 
@@ -253,7 +253,7 @@ def _placeholder(fullname, base=_Inert):
 # --------------------------------------------------------------------------------------------------
 # Tensors and storages.
 
-_STORAGE_DTYPES = {
+STORAGE_DTYPES = {
     "FloatStorage": "f4", "DoubleStorage": "f8", "HalfStorage": "f2", "BFloat16Storage": "bf16",
     "LongStorage": "i8", "IntStorage": "i4", "ShortStorage": "i2", "CharStorage": "i1",
     "ByteStorage": "u1", "BoolStorage": "?", "ComplexFloatStorage": "c8", "ComplexDoubleStorage": "c16",
@@ -262,12 +262,12 @@ _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
 
 
-def _is_int(x):
+def is_int(x):
     return isinstance(x, int) and not isinstance(x, bool)
 
 
 def _int_tuple(x, what, allow_negative=False):
-    if not isinstance(x, (tuple, list)) or not all(_is_int(v) and (allow_negative or v >= 0) for v in x):
+    if not isinstance(x, (tuple, list)) or not all(is_int(v) and (allow_negative or v >= 0) for v in x):
         raise SnapshotFormatError(f"{what} must be a tuple of non-negative ints, got {x!r:.200}")
     return tuple(x)
 
@@ -331,32 +331,32 @@ def _load_legacy_storage(blob):
         if offset + size > len(array):
             raise SnapshotFormatError("storage stream: storage view out of bounds")
         array = array[offset:offset + size]
-    return _Storage(array, root.location)
+    return Storage(array, root.location)
 
 
 def _as_tensor(data, what):
-    if not isinstance(data, _Tensor):
+    if not isinstance(data, Tensor):
         raise SnapshotFormatError(f"{what}: expected a tensor, got {type(data).__name__}")
     return data
 
 
-def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None,
+def rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None,
                        metadata=None):
-    if not isinstance(storage, _Storage):
-        raise SnapshotFormatError(f"_rebuild_tensor_v2: expected a storage, got {type(storage).__name__}")
-    if not _is_int(storage_offset) or storage_offset < 0:
-        raise SnapshotFormatError("_rebuild_tensor_v2: bad storage offset")
+    if not isinstance(storage, Storage):
+        raise SnapshotFormatError(f"rebuild_tensor_v2: expected a storage, got {type(storage).__name__}")
+    if not is_int(storage_offset) or storage_offset < 0:
+        raise SnapshotFormatError("rebuild_tensor_v2: bad storage offset")
     size = _int_tuple(size, "tensor size")
     stride = _int_tuple(stride, "tensor stride")
     if len(size) != len(stride):
-        raise SnapshotFormatError("_rebuild_tensor_v2: size and stride lengths differ")
+        raise SnapshotFormatError("rebuild_tensor_v2: size and stride lengths differ")
     flat = storage.array
     numel = math.prod(size)
     if numel == 0:
-        return _Tensor(np.zeros(size, flat.dtype), bool(requires_grad))
+        return Tensor(np.zeros(size, flat.dtype), bool(requires_grad))
     last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride))
     if last >= len(flat):
-        raise SnapshotFormatError("_rebuild_tensor_v2: tensor extends past the end of its storage")
+        raise SnapshotFormatError("rebuild_tensor_v2: tensor extends past the end of its storage")
     contiguous, expect = True, 1
     for n, s in zip(reversed(size), reversed(stride)):
         if n != 1 and s != expect:
@@ -371,11 +371,11 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
         view = np.lib.stride_tricks.as_strided(flat[storage_offset:], shape=size,
                                                strides=[s * item for s in stride], writeable=False)
         array = np.ascontiguousarray(view)
-    return _Tensor(array, bool(requires_grad))
+    return Tensor(array, bool(requires_grad))
 
 
 def _rebuild_parameter(data, requires_grad, backward_hooks):
-    return _Tensor(_as_tensor(data, "_rebuild_parameter").array, bool(requires_grad), True)
+    return Tensor(_as_tensor(data, "_rebuild_parameter").array, bool(requires_grad), True)
 
 
 def _rebuild_parameter_with_state(data, requires_grad, backward_hooks, state):
@@ -386,9 +386,9 @@ _TENSOR_TYPES = {"torch.Tensor", "torch._tensor.Tensor", "torch.nn.parameter.Par
 
 
 def _rebuild_from_type_v2(func, new_type, args, state):
-    if func not in (_rebuild_tensor_v2, _rebuild_parameter, _rebuild_parameter_with_state):
+    if func not in (rebuild_tensor_v2, _rebuild_parameter, _rebuild_parameter_with_state):
         raise UnsafePickleError("_rebuild_from_type_v2 with a function other than a tensor rebuild")
-    if not isinstance(new_type, _Marker) or new_type.name not in _TENSOR_TYPES:
+    if not isinstance(new_type, Marker) or new_type.name not in _TENSOR_TYPES:
         raise SnapshotFormatError("_rebuild_from_type_v2: the tensor type is not torch.Tensor/Parameter")
     if type(args) is not tuple:
         raise SnapshotFormatError("_rebuild_from_type_v2: args is not a tuple")
@@ -403,7 +403,7 @@ def _torch_size(dims=()):
 
 
 def _torch_device(kind, index=None):
-    if not isinstance(kind, str) or not (index is None or _is_int(index)):
+    if not isinstance(kind, str) or not (index is None or is_int(index)):
         raise SnapshotFormatError("torch.device: bad arguments")
     return kind if index is None else f"{kind}:{index}"
 
@@ -427,7 +427,7 @@ def _reconstruct_persistent_obj(meta):
 _DTYPE_DESCR = re.compile(r"^(b1|[iu][1248]|f[248]|c(8|16)|[US][0-9]{1,9})$")
 
 
-class _DtypeStub(_Inert):
+class _DtypeStub(Inert):
     __slots__ = ("descr", "dtype")
     _global = "numpy.dtype"
 
@@ -442,7 +442,7 @@ class _DtypeStub(_Inert):
         dtype = np.dtype(self.descr)
         if byteorder in "<>" and dtype.itemsize > 1:
             dtype = dtype.newbyteorder(byteorder)
-        if _is_int(elsize) and elsize not in (-1, dtype.itemsize):
+        if is_int(elsize) and elsize not in (-1, dtype.itemsize):
             raise SnapshotFormatError("numpy dtype: element size does not match")
         self.dtype = dtype
 
@@ -467,7 +467,7 @@ def _resolved_dtype(stub):
     return stub.dtype
 
 
-class _NdarrayStub(_Inert):
+class _NdarrayStub(Inert):
     __slots__ = ("array",)
     _global = "numpy.ndarray"
 
@@ -486,7 +486,7 @@ class _NdarrayStub(_Inert):
 
 
 def _np_reconstruct(subtype, shape, typecode):
-    if not (isinstance(subtype, _Marker) and subtype.name == "numpy.ndarray"):
+    if not (isinstance(subtype, Marker) and subtype.name == "numpy.ndarray"):
         raise SnapshotFormatError("numpy _reconstruct: only numpy.ndarray is supported")
     return _NdarrayStub()
 
@@ -547,27 +547,27 @@ def _codecs_encode(text, encoding="utf-8", errors="strict"):
 _OMEGACONF = {
     "omegaconf.dictconfig.DictConfig": _DictConfig,
     "omegaconf.listconfig.ListConfig": _ListConfig,
-    **{f"omegaconf.nodes.{n}": _placeholder(f"omegaconf.nodes.{n}", _ValueNode)
+    **{f"omegaconf.nodes.{n}": placeholder(f"omegaconf.nodes.{n}", _ValueNode)
        for n in ("AnyNode", "StringNode", "IntegerNode", "FloatNode", "BooleanNode", "BytesNode", "PathNode")},
-    "omegaconf.base.ContainerMetadata": _placeholder("omegaconf.base.ContainerMetadata"),
-    "omegaconf.base.Metadata": _placeholder("omegaconf.base.Metadata"),
+    "omegaconf.base.ContainerMetadata": placeholder("omegaconf.base.ContainerMetadata"),
+    "omegaconf.base.Metadata": placeholder("omegaconf.base.Metadata"),
 }
 
 _ALLOWED = {
     "torch_utils.persistence._reconstruct_persistent_obj": _reconstruct_persistent_obj,
     "src.torch_utils.persistence._reconstruct_persistent_obj": _reconstruct_persistent_obj,
-    "torch._utils._rebuild_tensor_v2": _rebuild_tensor_v2,
+    "torch._utils._rebuild_tensor_v2": rebuild_tensor_v2,
     "torch._utils._rebuild_parameter": _rebuild_parameter,
     "torch._utils._rebuild_parameter_with_state": _rebuild_parameter_with_state,
     "torch._tensor._rebuild_from_type_v2": _rebuild_from_type_v2,
     "torch.storage._load_from_bytes": _load_legacy_storage,
     "torch.Size": _torch_size,
     "torch.device": _torch_device,
-    **{name: _Marker(name) for name in _TENSOR_TYPES},
-    **{f"torch.{t}": _Marker(f"torch.{t}") for t in (
+    **{name: Marker(name) for name in _TENSOR_TYPES},
+    **{f"torch.{t}": Marker(f"torch.{t}") for t in (
         "float32", "float", "float64", "double", "float16", "half", "bfloat16", "int64", "long", "int32", "int",
         "int16", "short", "int8", "uint8", "bool", "complex64", "complex128")},
-    **{f"typing.{n}": _Marker(f"typing.{n}") for n in ("Any", "Dict", "List", "Tuple")},
+    **{f"typing.{n}": Marker(f"typing.{n}") for n in ("Any", "Dict", "List", "Tuple")},
     "dnnlib.util.EasyDict": _EasyDictPlaceholder,
     "src.dnnlib.util.EasyDict": _EasyDictPlaceholder,
     "dnnlib.EasyDict": _EasyDictPlaceholder,
@@ -579,7 +579,7 @@ _ALLOWED = {
     "collections.OrderedDict": collections.OrderedDict,
     "collections.defaultdict": _defaultdict,
     "_codecs.encode": _codecs_encode,
-    "numpy.ndarray": _Marker("numpy.ndarray"),
+    "numpy.ndarray": Marker("numpy.ndarray"),
     "numpy.dtype": _np_dtype,
     **{f"numpy.{core}.multiarray._reconstruct": _np_reconstruct for core in ("core", "_core")},
     **{f"numpy.{core}.multiarray.scalar": _np_scalar for core in ("core", "_core")},
@@ -594,8 +594,8 @@ _PLACEHOLDER_PATTERNS = (
 )
 _MODULE_ALIASES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
 
-_INNER_ALLOWED = {f"{mod}.{name}": _Marker(f"torch.{name}")
-                  for name in _STORAGE_DTYPES for mod in ("torch", "torch.cuda")}
+_INNER_ALLOWED = {f"{mod}.{name}": Marker(f"torch.{name}")
+                  for name in STORAGE_DTYPES for mod in ("torch", "torch.cuda")}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -608,7 +608,7 @@ def _refuse_opcode(what, exc=SnapshotFormatError):
     return load
 
 
-class _RestrictedUnpickler(pickle._Unpickler):
+class RestrictedUnpickler(pickle._Unpickler):
     """Pure-Python unpickler with find_class replaced by an allow-list and every call site checked."""
 
     def __init__(self, file):
@@ -645,7 +645,7 @@ class _RestrictedUnpickler(pickle._Unpickler):
 
     def _check_class(self, cls):
         if not isinstance(cls, type) or self._callables.get(id(cls)) is not cls or not (
-                issubclass(cls, (_Inert, _EasyDictPlaceholder)) or cls in _NEWOBJ_TYPES):
+                issubclass(cls, (Inert, _EasyDictPlaceholder)) or cls in _NEWOBJ_TYPES):
             raise UnsafePickleError(f"NEWOBJ of an object that is not an allow-listed class ({cls!r:.100})")
 
     def _load_newobj(self):
@@ -668,7 +668,7 @@ class _RestrictedUnpickler(pickle._Unpickler):
     def _load_build(self):
         state = self.stack.pop()
         inst = self.stack[-1]
-        if not isinstance(inst, (_Inert, _EasyDictPlaceholder)):
+        if not isinstance(inst, (Inert, _EasyDictPlaceholder)):
             raise SnapshotFormatError(f"BUILD on a {type(inst).__name__} is not allowed")
         inst.__setstate__(state)
 
@@ -730,7 +730,7 @@ class _RestrictedUnpickler(pickle._Unpickler):
     del _op
 
 
-class _SafeUnpickler(_RestrictedUnpickler):
+class _SafeUnpickler(RestrictedUnpickler):
     """The outer snapshot pickle."""
 
     def __init__(self, file):
@@ -742,7 +742,7 @@ class _SafeUnpickler(_RestrictedUnpickler):
         if obj is None and any(p.match(fullname) for p in _PLACEHOLDER_PATTERNS):
             obj = self._dynamic.get(fullname)
             if obj is None:
-                obj = self._dynamic[fullname] = _placeholder(fullname)
+                obj = self._dynamic[fullname] = placeholder(fullname)
         return obj
 
 
@@ -750,7 +750,7 @@ class _StorageRecord:
     __slots__ = ("key", "dtype", "location", "numel", "view")
 
 
-class _InnerUnpickler(_RestrictedUnpickler):
+class _InnerUnpickler(RestrictedUnpickler):
     """The small pickles inside a legacy torch.save storage stream: only storage-class markers and the
     ('storage', ...) persistent id."""
 
@@ -767,17 +767,17 @@ class _InnerUnpickler(_RestrictedUnpickler):
         if not (isinstance(pid, tuple) and len(pid) == 6 and pid[0] == "storage"):
             raise SnapshotFormatError(f"storage stream: unexpected persistent id {pid!r:.200}")
         _, kind, key, location, numel, view = pid
-        if not (isinstance(kind, _Marker) and kind.name.startswith("torch.")
-                and kind.name[6:] in _STORAGE_DTYPES):
+        if not (isinstance(kind, Marker) and kind.name.startswith("torch.")
+                and kind.name[6:] in STORAGE_DTYPES):
             raise SnapshotFormatError("storage stream: unknown storage class")
-        if not (isinstance(key, str) and isinstance(location, str) and _is_int(numel) and numel >= 0):
+        if not (isinstance(key, str) and isinstance(location, str) and is_int(numel) and numel >= 0):
             raise SnapshotFormatError("storage stream: bad persistent id fields")
         if view is not None and not (isinstance(view, tuple) and len(view) == 3 and isinstance(view[0], str)
-                                     and _is_int(view[1]) and _is_int(view[2]) and view[1] >= 0 and view[2] >= 0):
+                                     and is_int(view[1]) and is_int(view[2]) and view[1] >= 0 and view[2] >= 0):
             raise SnapshotFormatError("storage stream: bad view metadata")
         rec = _StorageRecord()
         rec.key, rec.dtype, rec.location, rec.numel, rec.view = (
-            key, _STORAGE_DTYPES[kind.name[6:]], location, numel, view)
+            key, STORAGE_DTYPES[kind.name[6:]], location, numel, view)
         if self._records.setdefault(key, rec).dtype != rec.dtype:
             raise SnapshotFormatError("storage stream: one key with two storage types")
         return rec
@@ -830,7 +830,7 @@ _MAX_DEPTH = 64
 
 
 def _oc_state(node):
-    return node.state if isinstance(node, _Inert) and isinstance(node.state, dict) else {}
+    return node.state if isinstance(node, Inert) and isinstance(node.state, dict) else {}
 
 
 def _oc_parent(node):
@@ -957,11 +957,11 @@ def _plain(obj, memo, depth):
         return obj.item()
     if isinstance(obj, np.ndarray):
         return obj
-    if isinstance(obj, _Tensor):
+    if isinstance(obj, Tensor):
         return obj.array
-    if isinstance(obj, _Storage):
+    if isinstance(obj, Storage):
         return obj.array
-    if isinstance(obj, _Marker):
+    if isinstance(obj, Marker):
         return obj.name
     if isinstance(obj, np.dtype):
         return obj
@@ -1001,7 +1001,7 @@ def _plain(obj, memo, depth):
         out = bytes(obj)
     elif isinstance(obj, _PersistentObject):
         out = {"__class__": obj.class_name, **_plain(obj.state, memo, depth + 1)}
-    elif isinstance(obj, _Inert):
+    elif isinstance(obj, Inert):
         out = {"__class__": obj._global}
         if isinstance(obj.state, dict):
             out.update(_plain(obj.state, memo, depth + 1))
@@ -1021,7 +1021,7 @@ _IN_PROGRESS = object()
 def _plain_key(k):
     if isinstance(k, np.generic):
         return k.item()
-    if isinstance(k, _Marker):
+    if isinstance(k, Marker):
         return k.name
     return k
 
@@ -1031,7 +1031,7 @@ def _plain_key(k):
 
 
 def _module_state(node, where):
-    if isinstance(node, _Inert) and isinstance(node.state, dict):
+    if isinstance(node, Inert) and isinstance(node.state, dict):
         return node.state
     raise SnapshotFormatError(f"{where}: expected a torch module, got {type(node).__name__}")
 
@@ -1064,7 +1064,7 @@ def _collect_state_dict(node, prefix, out, active):
 def _network(obj, key):
     if isinstance(obj, _PersistentObject):
         class_name = obj.class_name
-    elif isinstance(obj, _Inert):
+    elif isinstance(obj, Inert):
         class_name = obj._global.rsplit(".", 1)[-1]
     else:
         raise SnapshotFormatError(f"snapshot[{key!r}] is not a network (got {type(obj).__name__})")

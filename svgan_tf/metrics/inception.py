@@ -120,21 +120,21 @@ _MAX_PICKLE_BYTES = 64 << 20
 
 def _build_intlist(values):
     """``torch.jit._pickle.build_intlist``: a List[int] attribute (e.g. a padding), checked to be ints."""
-    if not isinstance(values, list) or not all(_rp._is_int(v) for v in values):
+    if not isinstance(values, list) or not all(_rp.is_int(v) for v in values):
         raise SnapshotFormatError(f"build_intlist: expected a list of ints, got {values!r:.100}")
     return list(values)
 
 
 # Globals a TorchScript weights pickle may name. Everything else is refused (UnsafePickleError).
 _TS_ALLOWED = {
-    "torch._utils._rebuild_tensor_v2": _rp._rebuild_tensor_v2,  # bounds-checked NumPy view of a storage
+    "torch._utils._rebuild_tensor_v2": _rp.rebuild_tensor_v2,  # bounds-checked NumPy view of a storage
     "collections.OrderedDict": collections.OrderedDict,  # the (empty) backward-hooks argument of tensors
     "torch.jit._pickle.build_intlist": _build_intlist,
-    **{f"torch.{name}": _rp._Marker(f"torch.{name}") for name in _rp._STORAGE_DTYPES},  # storage classes
+    **{f"torch.{name}": _rp.Marker(f"torch.{name}") for name in _rp.STORAGE_DTYPES},  # storage classes
 }
 
 
-class _TorchScriptUnpickler(_rp._RestrictedUnpickler):
+class _TorchScriptUnpickler(_rp.RestrictedUnpickler):
     """``data.pkl`` of a TorchScript (or zip torch.save) archive.
 
     The checks of ``reference_pickle._RestrictedUnpickler`` (allow-listed REDUCE / NEWOBJ targets, BUILD only on
@@ -153,20 +153,20 @@ class _TorchScriptUnpickler(_rp._RestrictedUnpickler):
         if obj is None and _TS_CLASS.match(fullname):
             obj = self._classes.get(fullname)
             if obj is None:
-                obj = self._classes[fullname] = _rp._placeholder(fullname)
+                obj = self._classes[fullname] = _rp.placeholder(fullname)
         return obj
 
     def persistent_load(self, pid):
         if not (type(pid) is tuple and len(pid) == 5 and pid[0] == "storage"):
             raise SnapshotFormatError(f"unexpected persistent id {pid!r:.200} (expected a 5-field storage id)")
         _, kind, key, location, numel = pid
-        if not (isinstance(kind, _rp._Marker) and kind.name.startswith("torch.")
-                and kind.name[6:] in _rp._STORAGE_DTYPES):
+        if not (isinstance(kind, _rp.Marker) and kind.name.startswith("torch.")
+                and kind.name[6:] in _rp.STORAGE_DTYPES):
             raise SnapshotFormatError(f"unknown storage class {kind!r:.100}")
         if not (isinstance(key, str) and _STORAGE_KEY.match(key) and isinstance(location, str)
-                and _rp._is_int(numel) and numel >= 0):
+                and _rp.is_int(numel) and numel >= 0):
             raise SnapshotFormatError(f"bad storage id fields {pid!r:.200}")
-        return self._load_storage(key, _rp._STORAGE_DTYPES[kind.name[6:]], location, numel)
+        return self._load_storage(key, _rp.STORAGE_DTYPES[kind.name[6:]], location, numel)
 
 
 def _archive_root(names, path):
@@ -250,7 +250,7 @@ def _load_archive(archive, path):
         array = np.frombuffer(raw, np_dtype, numel)
         if bf16:
             array = (array.astype(np.uint32) << 16).view(np.float32)
-        storage = _rp._Storage(array, location)
+        storage = _rp.Storage(array, location)
         storages[key] = (storage, dtype)
         return storage
 
@@ -282,7 +282,7 @@ _SKIPPED_ATTRIBUTES = {"training", "_is_full_backward_hook"}
 
 
 def _walk_module(node, prefix, tensors, attributes, active, depth):
-    if not isinstance(node, _rp._Inert) or not isinstance(node.state, dict):
+    if not isinstance(node, _rp.Inert) or not isinstance(node.state, dict):
         raise SnapshotFormatError(f"{prefix.rstrip('.') or 'root'}: expected a TorchScript module object")
     if id(node) in active or depth > 64:
         raise SnapshotFormatError(f"{prefix.rstrip('.')}: module tree has a cycle or is nested too deeply")
@@ -293,9 +293,9 @@ def _walk_module(node, prefix, tensors, attributes, active, depth):
         name = prefix + key
         if key in _SKIPPED_ATTRIBUTES:
             continue
-        if isinstance(value, _rp._Tensor):
+        if isinstance(value, _rp.Tensor):
             tensors[name] = value.array
-        elif isinstance(value, _rp._Inert):
+        elif isinstance(value, _rp.Inert):
             _walk_module(value, name + ".", tensors, attributes, active, depth + 1)
         elif value is None or isinstance(value, (bool, int, float, str)) or (
                 isinstance(value, list) and all(isinstance(v, (bool, int, float, str)) for v in value)):
