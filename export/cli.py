@@ -1,6 +1,12 @@
-"""Flags shared by the export programs (`python -m export.savedmodel|tflite|onnx`)."""
+"""What the export programs (`python -m export.savedmodel|tflite|onnx`) share: flags and the run itself."""
+
+import sys
 
 from absl import flags
+
+from svgan_tf.checkpoints import load_generator
+
+FLAGS = flags.FLAGS
 
 
 def define_flags(out_help):
@@ -9,3 +15,13 @@ def define_flags(out_help):
                         "(with its .json).", required=True)
     flags.DEFINE_string("out", None, out_help, required=True)
     flags.DEFINE_float("truncation_psi", 1.0, "Truncation of the exported mapping (1: none).")
+
+
+def run(program, export):
+    """Loads --checkpoint as a float32 generator and prints `export(G)` (a message); user errors exit with 2."""
+    try:
+        message = export(load_generator(FLAGS.checkpoint, num_fp16_res=0))
+    except (OSError, ValueError) as error:
+        print(f"{program}: {error}", file=sys.stderr)
+        sys.exit(2)
+    print(message)

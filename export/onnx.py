@@ -13,15 +13,14 @@ ONNX Runtime before the directory is put in place (written under a temporary nam
 """
 
 import os
-import shutil
-import sys
 
 from absl import app, flags
 import numpy as np
 
-from export import parity
+from export import cli, parity
 from export.frame_model import FrameModel
-from svgan_tf.checkpoints import load_generator, rebuild
+from svgan_tf import atomic
+from svgan_tf.checkpoints import rebuild
 
 SIGNATURES = ("mapping", "frame_at_time")
 OPSET = 17
@@ -80,16 +79,10 @@ def export_onnx(G, out_dir, truncation_psi=1.0):
     protos = convert(G, truncation_psi)
     errors = parity.check(G, OnnxRunner(protos), truncation_psi, tolerance=parity.TOLERANCES["float32"],
                           what="ONNX")
-    staging = os.path.join(os.path.dirname(os.path.abspath(out_dir)), f".{os.path.basename(out_dir)}.incomplete")
-    shutil.rmtree(staging, ignore_errors=True)
-    os.makedirs(staging)
-    try:
+    with atomic.staged_path(out_dir, directory=True) as staging:
         for name, proto in protos.items():
             with open(os.path.join(staging, f"{name}.onnx"), "wb") as f:
                 f.write(proto.SerializeToString())
-        os.replace(staging, out_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return errors
 
 
@@ -98,16 +91,13 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    try:
-        G = load_generator(FLAGS.checkpoint, num_fp16_res=0)
+
+    def export(G):
         errors = export_onnx(G, FLAGS.out, FLAGS.truncation_psi)
-    except (OSError, ValueError) as error:
-        print(f"export.onnx: {error}", file=sys.stderr)
-        sys.exit(2)
-    print(f"ONNX models written: {FLAGS.out}/{{{','.join(SIGNATURES)}}}.onnx (opset {OPSET}); parity: {errors}")
+        return f"ONNX models written: {FLAGS.out}/{{{','.join(SIGNATURES)}}}.onnx (opset {OPSET}); parity: {errors}"
+    cli.run("export.onnx", export)
 
 
 if __name__ == "__main__":
-    from export import cli
     cli.define_flags(out_help="Output directory (mapping.onnx, frame_at_time.onnx).")
     app.run(main)

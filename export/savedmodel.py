@@ -14,16 +14,14 @@ its `.json`).
 """
 
 import os
-import shutil
-import sys
 
 from absl import app, flags, logging
 import numpy as np
 import tensorflow as tf
 
-from export import parity
+from export import cli, parity
 from export.frame_model import FrameModel
-from svgan_tf.checkpoints import load_generator
+from svgan_tf import atomic
 
 SIGNATURES = ("serving_default", "frame_at_time", "mapping", "metadata")
 
@@ -85,20 +83,14 @@ def export_savedmodel(G, out_dir, version=1, truncation_psi=1.0):
     target = os.path.join(out_dir, str(int(version)))
     if os.path.exists(target):
         raise FileExistsError(f"{target} exists: choose another --version (TF Serving versions are immutable).")
-    os.makedirs(out_dir, exist_ok=True)
     model = FrameModel(G, truncation_psi)
-    staging = os.path.join(out_dir, f".{int(version)}.incomplete")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
+    with atomic.staged_path(target) as staging:
         tf.saved_model.save(model, staging, signatures={
             "serving_default": model.generate, "frame_at_time": model.frame_at_time, "mapping": model.mapping,
             "metadata": model.metadata})
         _write_warmup(model, staging)
         errors = parity.check(G, SavedModelRunner(staging), truncation_psi, what="SavedModel")
         logging.info("SavedModel parity with the Keras model: %s", errors)
-        os.replace(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
@@ -107,17 +99,12 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    try:
-        G = load_generator(FLAGS.checkpoint, num_fp16_res=0)
-        path = export_savedmodel(G, FLAGS.out, FLAGS.version, FLAGS.truncation_psi)
-    except (OSError, ValueError) as error:
-        print(f"export.savedmodel: {error}", file=sys.stderr)
-        sys.exit(2)
-    print(f"SavedModel written: {path} (signatures: {', '.join(SIGNATURES)}; parity checked)")
+    cli.run("export.savedmodel", lambda G: f"SavedModel written: "
+            f"{export_savedmodel(G, FLAGS.out, FLAGS.version, FLAGS.truncation_psi)} "
+            f"(signatures: {', '.join(SIGNATURES)}; parity checked)")
 
 
 if __name__ == "__main__":
-    from export import cli
     cli.define_flags(out_help="Model directory (the version is a subdirectory).")
     flags.DEFINE_integer("version", 1, "TF Serving model version.")
     app.run(main)

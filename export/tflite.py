@@ -21,16 +21,16 @@ resulting difference from the float64 Keras default.
 """
 
 import os
-import sys
 import tempfile
 
 from absl import app, flags
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-from export import parity
+from export import cli, parity
 from export.frame_model import FrameModel
-from svgan_tf.checkpoints import load_generator, rebuild
+from svgan_tf import atomic
+from svgan_tf.checkpoints import rebuild
 
 SIGNATURES = ("mapping", "frame_at_time", "metadata")
 QUANTIZATIONS = ("float32", "float16", "int8")
@@ -90,16 +90,8 @@ def export_tflite(G, out_path, truncation_psi=1.0, quantization="float32"):
     flatbuffer = convert(G, truncation_psi, quantization)
     errors = parity.check(G, LiteRTRunner(flatbuffer), truncation_psi, batch_size=1,
                           tolerance=parity.TOLERANCES[quantization], what=f"LiteRT {quantization}")
-    directory = os.path.dirname(os.path.abspath(out_path))
-    os.makedirs(directory, exist_ok=True)
-    fd, staging = tempfile.mkstemp(dir=directory, suffix=".incomplete")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(flatbuffer)
-        os.replace(staging, out_path)
-    finally:
-        if os.path.exists(staging):
-            os.remove(staging)
+    with atomic.staged_path(out_path) as staging, open(staging, "wb") as f:
+        f.write(flatbuffer)
     return errors
 
 
@@ -108,18 +100,15 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    try:
-        G = load_generator(FLAGS.checkpoint, num_fp16_res=0)
+
+    def export(G):
         errors = export_tflite(G, FLAGS.out, FLAGS.truncation_psi, FLAGS.quantization)
-    except (OSError, ValueError) as error:
-        print(f"export.tflite: {error}", file=sys.stderr)
-        sys.exit(2)
-    print(f"LiteRT model written: {FLAGS.out} ({os.path.getsize(FLAGS.out) / 2**20:.1f} MiB, {FLAGS.quantization}; "
-          f"signatures {', '.join(SIGNATURES)}); parity: {errors}")
+        return (f"LiteRT model written: {FLAGS.out} ({os.path.getsize(FLAGS.out) / 2**20:.1f} MiB, "
+                f"{FLAGS.quantization}; signatures {', '.join(SIGNATURES)}); parity: {errors}")
+    cli.run("export.tflite", export)
 
 
 if __name__ == "__main__":
-    from export import cli
     cli.define_flags(out_help="Output .tflite file.")
     flags.DEFINE_enum("quantization", "float32", QUANTIZATIONS, "Weight precision of the file.")
     app.run(main)

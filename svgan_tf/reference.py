@@ -29,10 +29,10 @@ Name correspondences (ours -> reference), for a generator G and a discriminator 
 """
 
 import os
-import tempfile
 
 import numpy as np
 
+from svgan_tf import atomic
 from svgan_tf.discriminator import Discriminator
 from svgan_tf.generator import Generator
 from svgan_tf.layers import resample_filter_2d
@@ -262,17 +262,10 @@ def load_reference_npz(model, path):
 
 def save_reference_npz(model, path):
     """Writes the model under reference names to `path` (.npz), atomically: a crash leaves no partial file."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    with tempfile.NamedTemporaryFile(dir=directory, suffix=".npz.tmp", delete=False) as tmp:
-        try:
-            np.savez(tmp, **reference_state_dict(model))
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        except BaseException:
-            os.unlink(tmp.name)
-            raise
-    os.replace(tmp.name, path)
+    with atomic.staged_path(path) as staging, open(staging, "wb") as f:
+        np.savez(f, **reference_state_dict(model))
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def reference_state_dict(model):

@@ -23,14 +23,13 @@ OUT is written under a temporary name and renamed when complete; an existing OUT
 import dataclasses
 import json
 import os
-import shutil
 import sys
 import time
 
 from absl import app, flags
 import tensorflow as tf
 
-from svgan_tf import config, reference, reference_pickle, train
+from svgan_tf import atomic, config, reference, reference_pickle, train
 from svgan_tf.checkpoints import load_generator
 from svgan_tf.discriminator import Discriminator
 from svgan_tf.generator import Generator
@@ -115,10 +114,7 @@ def write_run(out_dir, cfg, weights, source):
     """
     if os.path.exists(out_dir):
         raise FileExistsError(f"{out_dir} exists: choose another --out.")
-    staging = os.path.join(os.path.dirname(os.path.abspath(out_dir)), f".{os.path.basename(out_dir)}.incomplete")
-    shutil.rmtree(staging, ignore_errors=True)
-    os.makedirs(staging)
-    try:
+    with atomic.staged_path(out_dir, directory=True) as staging:
         training = train.build_training(dataclasses.replace(cfg, outdir=out_dir), tf.distribute.get_strategy())
         for name in ("G", "D", "G_ema"):
             if weights.get(name) is not None:
@@ -132,9 +128,6 @@ def write_run(out_dir, cfg, weights, source):
         reference.save_reference_npz(training.G_ema, export)
         with open(export[:-4] + ".json", "w") as f:
             json.dump(training.G_ema.get_config(), f, indent=1)
-        os.replace(staging, out_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return training
 
 

@@ -8,10 +8,10 @@ the eigenvalues of S_1^(1/2) S_2 S_1^(1/2) (similar to S_1 S_2), which avoids th
 """
 
 import dataclasses
-import os
-import tempfile
 
 import numpy as np
+
+from svgan_tf import atomic
 
 
 @dataclasses.dataclass
@@ -53,16 +53,8 @@ class Statistics:
 
     def save(self, path):
         """Writes the statistics to `path` (.npz) atomically."""
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        fd, staging = tempfile.mkstemp(dir=directory, suffix=".incomplete.npz")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, count=self.count, total=self.total, outer=self.outer)
-            os.replace(staging, path)
-        finally:
-            if os.path.exists(staging):
-                os.remove(staging)
+        with atomic.staged_path(path) as staging, open(staging, "wb") as f:
+            np.savez(f, count=self.count, total=self.total, outer=self.outer)
 
     @classmethod
     def load(cls, path):
