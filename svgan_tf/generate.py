@@ -41,7 +41,6 @@ exit with status 2; Ctrl-C discards the video in progress (finished videos are k
 import math
 import os
 import sys
-import types
 import weakref
 import zipfile
 
@@ -88,6 +87,19 @@ def class_label(G, class_idx):
     if not 0 <= class_idx < G.c_dim:
         raise UserError(f"--class_idx: {class_idx} is out of range 0..{G.c_dim - 1}.")
     return np.eye(G.c_dim, dtype=np.float32)[[class_idx]]
+
+
+def one_shot_frames(G, seed, times, truncation_psi=1.0):
+    """The definition streamed videos must equal: `G(z, t_all, motion_z_all)`, every frame of `times` in one
+    call, the seed's motion-token stream materialised from token 0 (memory grows with t: for checks only).
+
+    Returns:
+        float32 [len(times), R, R, C].
+    """
+    times = np.asarray(times, np.float32)[None]
+    start, length = G.token_window(times)
+    motion_z = MotionTokenStream(seed, G.motion_z_dim).window(0, start + length)[None]
+    return G(content_z(seed, G.z_dim)[None], times, motion_z, truncation_psi=truncation_psi).numpy()[0]
 
 
 _COMPILED = weakref.WeakKeyDictionary()
@@ -199,8 +211,8 @@ def generate_video(G, path, content_seeds, motion_seeds=None, num_frames=16, fps
         class_idx: class (conditional models).
         grid: render every (motion row, content column) pair, tiled into one video.
         overwrite: replace an existing output.
-        progress: True: a progress line on stderr; False: none; a callable: called with the number of
-            frames of each chunk once it is written.
+        progress: True: a progress line on stderr; False: none; a callable: called with each chunk of
+            frames (uint8 [n, H, W, C], as written) once it is written.
         **writer_options: passed to `open_writer` (e.g. `crf`).
 
     Returns:
@@ -217,16 +229,15 @@ def generate_video(G, path, content_seeds, motion_seeds=None, num_frames=16, fps
             raise ValueError("Without grid, a video has exactly one content seed.")
     renderer = VideoRenderer(G, content, motion, time_offset=time_offset, time_step=time_step,
                              chunk_frames=chunk_frames, truncation_psi=truncation_psi, class_idx=class_idx)
-    bar = None
-    if progress is True:
-        bar = summaries.Progress(num_frames, label=f"{os.path.basename(os.fspath(path))}: ")
-    elif progress:
-        bar = types.SimpleNamespace(update=progress, close=lambda: None)
+    bar = summaries.Progress(num_frames, label=f"{os.path.basename(os.fspath(path))}: ") if progress is True else None
     with open_writer(path, fps, overwrite=overwrite, **writer_options) as writer:
         for chunk in renderer.chunks(num_frames):
-            writer.write(video.video_grid(chunk, columns) if grid else chunk[0])
+            frames = video.video_grid(chunk, columns) if grid else chunk[0]
+            writer.write(frames)
             if bar:
-                bar.update(chunk.shape[1])
+                bar.update(len(frames))
+            elif progress:
+                progress(frames)
     if bar:
         bar.close()
     return writer.frames_written

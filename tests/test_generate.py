@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from svgan_tf import reference
-from svgan_tf.generate import UserError, VideoRenderer, _plan, frame_times, generate_video
+from svgan_tf.generate import UserError, VideoRenderer, _plan, frame_times, generate_video, one_shot_frames
 from svgan_tf.latents import TOKENS_PER_BLOCK, MotionTokenStream, content_z
 from svgan_tf.summaries import to_uint8
 from svgan_tf.video import read_mp4
@@ -23,14 +23,6 @@ from tests.tiny_models import tiny_generator
 @pytest.fixture(scope="module")
 def G():
     return tiny_generator()
-
-
-def one_shot(G, seed, times, truncation_psi=1.0):
-    """G(z, t_all, motion_z_all): every frame in one call, the token stream materialised from token 0."""
-    times = np.asarray(times, np.float32)[None]
-    start, length = G.token_window(times)
-    motion_z = MotionTokenStream(seed, G.motion_z_dim).window(0, start + length)[None]
-    return G(content_z(seed, G.z_dim)[None], times, motion_z, truncation_psi=truncation_psi).numpy()[0]
 
 
 def chunked(renderer, num_frames, first=0):
@@ -46,7 +38,7 @@ def u8(frames):
 def test_chunked_equals_one_shot(G, chunk_frames):
     renderer = VideoRenderer(G, [5], time_offset=2.5, chunk_frames=chunk_frames, truncation_psi=0.7)
     frames = chunked(renderer, 30)[0]
-    expected = one_shot(G, 5, renderer.frame_times(0, 30), truncation_psi=0.7)
+    expected = one_shot_frames(G, 5, renderer.frame_times(0, 30), truncation_psi=0.7)
     diff = float(np.abs(frames - expected).max())
     print(f"chunk_frames={chunk_frames}: float max |chunked - one-shot| = {diff:.3g}")
     assert diff <= 1e-5  # measured 0 (bit-identical) on x86 CPUs with oneDNN

@@ -1,7 +1,7 @@
 """svgan_tf.reference_pickle: reading official training snapshots as data only.
 
-Hostile pickles are written here opcode by opcode (`SnapshotWriter` names globals as plain strings, so no module is
-imported to write them), each carrying a payload that would create a marker file if anything from it ran.
+Hostile pickles are written here opcode by opcode (`tests.snapshot_writer` names globals as plain strings, so no
+module is imported to write them), each carrying a payload that would create a marker file if anything from it ran.
 """
 
 import collections
@@ -16,113 +16,8 @@ import pytest
 from svgan_tf import reference_pickle as rp
 from svgan_tf.reference_pickle import SnapshotFormatError, UnsafePickleError, read_snapshot, to_plain
 from tests.conftest import OFFICIAL_SMALL as OFFICIAL
-
-# --------------------------------------------------------------------------------------------------
-# A tiny pickle writer: globals by name, REDUCE / NEWOBJ+BUILD nodes, persistent ids.
-
-
-class Global:
-    """A global named by strings: written as a GLOBAL opcode, never looked up."""
-
-    def __init__(self, dotted):
-        self.module, self.name = dotted.rsplit(".", 1)
-
-    def __call__(self, *args):  # pickle's writer insists that a REDUCE target is callable
-        raise AssertionError("never called")
-
-
-class Call:
-    """func(*args), then BUILD with `state` when given."""
-
-    def __init__(self, func, *args, state=None):
-        self.func = Global(func) if isinstance(func, str) else func
-        self.args, self.state = args, state
-
-
-class New:
-    """cls.__new__(cls, *args) (NEWOBJ), then BUILD with `state`."""
-
-    def __init__(self, cls, state=None, args=()):
-        self.cls = Global(cls) if isinstance(cls, str) else cls
-        self.args, self.state = args, state
-
-
-class Pid:
-    def __init__(self, pid):
-        self.pid = pid
-
-
-class SnapshotWriter(pickle._Pickler):
-    def persistent_id(self, obj):
-        return obj.pid if isinstance(obj, Pid) else None
-
-    def save(self, obj, save_persistent_id=True):
-        if isinstance(obj, Global):
-            self.write(pickle.GLOBAL + f"{obj.module}\n{obj.name}\n".encode())
-            return
-        if isinstance(obj, (Call, New)):
-            if id(obj) in self.memo:
-                self.write(self.get(self.memo[id(obj)][0]))
-                return
-            if isinstance(obj, Call):
-                self.save(obj.func)
-                self.save(obj.args)
-                self.write(pickle.REDUCE)
-            else:
-                self.save(obj.cls)
-                self.save(obj.args)
-                self.write(pickle.NEWOBJ)
-            self.memoize(obj)
-            if obj.state is not None:
-                self.save(obj.state)
-                self.write(pickle.BUILD)
-            return
-        super().save(obj, save_persistent_id)
-
-
-def dumps(obj, protocol=4):
-    buf = io.BytesIO()
-    SnapshotWriter(buf, protocol=protocol).dump(obj)
-    return buf.getvalue()
-
-
-def legacy_storage(array, storage_class="torch.FloatStorage", pid=None, sys_info=None):
-    """The byte string a torch storage pickles to: a legacy torch.save stream (protocol 2 pickles + raw data)."""
-    array = np.ascontiguousarray(array).ravel()
-    buf = io.BytesIO()
-    for obj in (0x1950A86A20F9469CFC6C, 1001, sys_info or {"protocol_version": 1001, "little_endian": True,
-                                                           "type_sizes": {"short": 2, "int": 4, "long": 4}},
-                Pid(pid or ("storage", Global(storage_class), "0", "cpu", array.size, None)), ["0"]):
-        SnapshotWriter(buf, protocol=2).dump(obj)
-    buf.write(struct.pack("<q", array.size))
-    buf.write(array.astype(array.dtype.newbyteorder("<")).tobytes())
-    return buf.getvalue()
-
-
-def tensor(array, storage_class="torch.FloatStorage", storage=None, offset=0, size=None, stride=None):
-    array = np.asarray(array)
-    if size is None:
-        size = array.shape
-        stride = tuple(s // array.itemsize for s in array.strides)
-    storage = storage or Call("torch.storage._load_from_bytes", legacy_storage(array, storage_class))
-    return Call("torch._utils._rebuild_tensor_v2", storage, offset, tuple(size), tuple(stride), False,
-                Call("collections.OrderedDict"))
-
-
-def parameter(array):
-    return Call("torch._utils._rebuild_parameter", tensor(array), True, Call("collections.OrderedDict"))
-
-
-def module_state(params=(), buffers=(), modules=(), non_persistent=(), **attrs):
-    return {"training": False, "_parameters": Call("collections.OrderedDict", list(params)),
-            "_buffers": Call("collections.OrderedDict", list(buffers)), "_non_persistent_buffers_set":
-            set(non_persistent), "_modules": Call("collections.OrderedDict", list(modules)), **attrs}
-
-
-def persistent(class_name, state, module_src="raise SystemExit('module source executed')"):
-    return Call("src.torch_utils.persistence._reconstruct_persistent_obj",
-                {"type": "class", "version": 6, "module_src": module_src, "class_name": class_name, "state": state})
-
+from tests.snapshot_writer import (Call, Global, New, Pid, SnapshotWriter, dumps, legacy_storage, module_state,
+                                   parameter, persistent, tensor)
 
 def omegaconf_tree():
     """root: model.generator (with interpolations), sampling, env; parents linked as OmegaConf pickles them."""

@@ -14,13 +14,12 @@ Reference PyTorch on a 2-core CPU: 2.38 frames/s (1 x 16), 1.50 frames/s (4 x 16
 
 import json
 import os
-import resource
 import statistics
-import subprocess
-import sys
 import time
 
 from absl import app, flags
+
+from tools.bench_process import peak_rss_mb, run_child as measure
 
 flags.DEFINE_list("batches", ["1x16", "4x16"], "Configurations VIDEOSxFRAMES.")
 flags.DEFINE_integer("runs", 3, "Timed runs per configuration (median reported).")
@@ -57,7 +56,7 @@ def run_child(videos, frames):
     median = statistics.median(times)
     params = sum(int(tf.size(v)) for v in G.trainable_weights)
     return {"videos": videos, "frames": frames, "seconds": times, "frames_per_s": videos * frames / median,
-            "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, "params": params}
+            "peak_rss_gb": peak_rss_mb() / 1e3, "params": params}
 
 
 def main(argv):
@@ -66,19 +65,17 @@ def main(argv):
         videos, frames = map(int, FLAGS.child.split("x"))
         print(json.dumps(run_child(videos, frames)))
         return
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     print(f"StyleGAN-V generator, SkyTimelapse config at {FLAGS.resolution}x{FLAGS.resolution}, float32, "
           f"{'fused' if FLAGS.fused else 'non-fused'} modulated convs, {os.cpu_count()} CPUs, median of {FLAGS.runs}")
     print(f"{'videos x frames':<16}{'frames/batch':>13}{'frames/s':>10}{'s/frame':>10}{'peak RSS GB':>13}  runs (s)")
     for batch in FLAGS.batches:
         for group in FLAGS.frames_per_batch:
-            cmd = [sys.executable, "-m", "tools.bench_generator", f"--child={batch}", f"--runs={FLAGS.runs}",
-                   f"--resolution={FLAGS.resolution}", f"--fused={FLAGS.fused}", f"--frames_per_batch={group}"]
-            result = subprocess.run(cmd, capture_output=True, text=True, env=env)
-            if result.returncode != 0:
-                print(f"{batch:<16}{group:>13}  failed:\n{result.stderr[-2000:]}")
+            try:
+                r = measure("tools.bench_generator", f"--child={batch}", f"--runs={FLAGS.runs}",
+                            f"--resolution={FLAGS.resolution}", f"--fused={FLAGS.fused}", f"--frames_per_batch={group}")
+            except RuntimeError as error:
+                print(f"{batch:<16}{group:>13}  {error}")
                 continue
-            r = json.loads(result.stdout.strip().splitlines()[-1])
             print(f"{batch:<16}{group:>13}{r['frames_per_s']:>10.2f}{1 / r['frames_per_s']:>10.3f}"
                   f"{r['peak_rss_gb']:>13.2f}  " + " ".join(f"{s:.2f}" for s in r["seconds"]), flush=True)
             params = r["params"]
