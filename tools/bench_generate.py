@@ -59,7 +59,8 @@ def run_child(num_frames):
     def on_chunk(frames):
         before, done[0] = done[0], done[0] + len(frames)
         for name, (a, b) in ends.items():
-            kept[name].append(frames[max(a - before, 0):max(b - before, 0)])
+            if before < b and a < done[0]:  # a copy: a view would keep every chunk alive
+                kept[name].append(frames[max(a - before, 0):b - before].copy())
         # Sampled at 10% of the frames and at the end: memory must not grow in between.
         if before < num_frames // 10 <= done[0] or done[0] == num_frames:
             marks[done[0]] = (time.perf_counter() - start, rss_mb())
