@@ -194,6 +194,12 @@ def discriminator_variables(D):
     yield from _dense("b4.out", D.epilogue.out)
 
 
+def num_parameters(model):
+    """Parameters as the reference counts them (its `torch.nn.Parameter`s): our trainable variables; buffers such
+    as `w_avg` are not counted."""
+    return sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+
+
 def reference_variables(model):
     """(reference name, variable, layout) for a `Generator` or a `Discriminator`."""
     if isinstance(model, Generator):

@@ -23,6 +23,7 @@ from export import onnx as onnx_export
 from export import parity, tflite
 from export.frame_model import FrameModel
 from export.savedmodel import SavedModelRunner, export_savedmodel
+from svgan_tf import reference
 from svgan_tf.checkpoints import load_generator
 from svgan_tf.generator import Generator
 
@@ -93,7 +94,7 @@ def main(argv):
     case = parity.cases(G, batch_size=1)[-1]
     inputs = dict(w=G.mapping(case["z"])[:, 0].numpy(), window=case["window"], t=case["t"])
     wanted = FLAGS.formats.split(",")
-    print(f"Generator {G.img_resolution}^2, {G.count_params():,} parameters; {FLAGS.threads} threads, "
+    print(f"Generator {G.img_resolution}^2, {reference.num_parameters(G):,} parameters; {FLAGS.threads} threads, "
           f"median of {FLAGS.runs} one-frame calls")
     print(f"{'format':16s} {'s/frame':>8s} {'frames/s':>9s} {'size MiB':>9s} {'max err':>9s} {'mean err':>9s}")
     with tempfile.TemporaryDirectory() as directory:

@@ -39,6 +39,7 @@ SKY_256 = dict(z_dim=512, w_dim=512, mapping_layers=2, channel_base=16384, chann
 def run_child(videos, frames):
     import tensorflow as tf
 
+    from svgan_tf import reference
     from svgan_tf.generator import Generator
 
     G = Generator(img_resolution=FLAGS.resolution, **SKY_256)
@@ -54,7 +55,7 @@ def run_child(videos, frames):
         render(z, t, motion_z).numpy()
         times.append(time.perf_counter() - start)
     median = statistics.median(times)
-    params = sum(int(tf.size(v)) for v in G.trainable_weights)
+    params = reference.num_parameters(G)
     return {"videos": videos, "frames": frames, "seconds": times, "frames_per_s": videos * frames / median,
             "peak_rss_gb": peak_rss_mb() / 1e3, "params": params}
 

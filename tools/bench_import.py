@@ -71,7 +71,7 @@ def write_snapshot(path):
         model = build(kwargs, num_fp16_res=0)
         state = reference.reference_state_dict(model)
         trainable = {name for name, variable, _ in reference.reference_variables(model) if variable.trainable}
-        counts.append(sum(state[name].size for name in trainable))  # parameters, as torch counts them
+        counts.append(reference.num_parameters(model))
         snapshot[key], handles = sw.network("Generator" if key == "G" else "Discriminator", state,
                                             easydict(kwargs), trainable)
         if key == "G":
@@ -101,15 +101,13 @@ def run_child(kind, path):
         seconds = time.perf_counter() - start
         values = sum(a.size for k in ("G", "D", "G_ema") for a in snapshot[k].state_dict.values())
         return {"seconds": seconds, "rss_before_mb": before, "peak_mb": peak_rss_mb(), "values": values}
-    import numpy as np
-
+    from svgan_tf import reference
     from tools.import_reference import import_snapshot
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         training = import_snapshot(path, os.path.join(tmp, "run"))
-        count = lambda model: sum(int(np.prod(v.shape)) for v in model.trainable_weights)  # noqa: E731
-        return {"seconds": time.perf_counter() - start, "peak_mb": peak_rss_mb(), "G": count(training.G),
-                "D": count(training.D)}
+        return {"seconds": time.perf_counter() - start, "peak_mb": peak_rss_mb(),
+                "G": reference.num_parameters(training.G), "D": reference.num_parameters(training.D)}
 
 
 def main(argv):

@@ -184,8 +184,8 @@ def main(argv):
     except (OSError, ValueError, NotImplementedError) as error:
         print(f"\nimport_reference: {error}", file=sys.stderr)
         sys.exit(2)
-    print(f"{FLAGS.out}: imported G ({training.G.count_params():,} parameters), D "
-          f"({training.D.count_params():,}), G_ema in {time.perf_counter() - start:.1f} s. Fine-tune with "
+    print(f"{FLAGS.out}: imported G ({reference.num_parameters(training.G):,} parameters), D "
+          f"({reference.num_parameters(training.D):,}), G_ema in {time.perf_counter() - start:.1f} s. Fine-tune with "
           f"--flagfile={os.path.join(FLAGS.out, 'import.flags')}; generate / export with --checkpoint={FLAGS.out}.")
 
 
