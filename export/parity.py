@@ -4,8 +4,9 @@ An artefact is seen through one callable, `run(signature, **inputs) -> {output n
 signatures of `export.frame_model.FrameModel` (`mapping`: z[, c] -> w; `frame_at_time`: w[, c], window,
 t -> frame). The harness draws contents, motion tokens and times (`frame_times`: token boundaries,
 fractional times, up to the end of the training window `max_num_frames`), runs the artefact end to end
-(its own `mapping`, then its `frame_at_time` on the w it returned) and compares the frames with the Keras generator's, `G.synthesize` from the whole
-token window, in the generator's own precision (float64 motion by default).
+(its own `mapping`, then its `frame_at_time` on the w it returned) and compares the frames with the Keras
+generator's, `G.synthesize` from the whole token window, in the generator's own precision (float64
+motion by default).
 
 Tolerances (`TOLERANCES`, on frames in about [-1, 1]; the max and the mean absolute error over every
 value of the harness's frames: 6 frames, times as above). Measured (tests/test_export.py with `-s`, and

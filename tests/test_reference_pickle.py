@@ -19,6 +19,7 @@ from tests.conftest import OFFICIAL_SMALL as OFFICIAL
 from tests.snapshot_writer import (Call, Global, New, Pid, SnapshotWriter, dumps, legacy_storage, module_state,
                                    parameter, persistent, tensor)
 
+
 def omegaconf_tree():
     """root: model.generator (with interpolations), sampling, env; parents linked as OmegaConf pickles them."""
     def node(value):

@@ -115,6 +115,7 @@ def main(argv):
     if FLAGS.child:
         print(json.dumps(run_child(FLAGS.child, FLAGS.snapshot)))
         return
+
     def child(kind, path):
         try:
             return measure("tools.bench_import", f"--child={kind}", f"--snapshot={path}")
