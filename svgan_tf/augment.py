@@ -412,3 +412,18 @@ def augment_pipe(preset="bgc", **overrides):
     if preset not in PRESETS:
         raise ValueError(f"Unknown augmentation preset {preset!r}; expected one of {sorted(PRESETS)}.")
     return AugmentPipe(**{**PRESETS[preset], **overrides})
+
+
+def ada_adjust(p, mean_sign, target, speed):
+    """The ADA controller (SG2-ADA's heuristic), a pure function: the next augmentation probability.
+
+    p moves by `speed` towards more augmentation when D is over-confident on the reals (E[sign(D(real))] above
+    `target`) and towards less otherwise; it is clipped at 0 from below only, as the reference.
+
+    Args:
+        p: current probability (float or scalar tensor).
+        mean_sign: mean of sign(D(real)) over the reals D scored since the last adjustment.
+        target: the ADA target (0.6).
+        speed: the step, batch x interval / (ada_kimg x 1000).
+    """
+    return tf.maximum(p + tf.sign(mean_sign - target) * speed, 0.0)

@@ -166,12 +166,6 @@ class TrainConfig:
             mapping_layers=self.d_mapping_layers, max_num_frames=self.max_num_frames,
             mixed_precision=self.mixed_precision)
 
-    def adam_kwargs(self, reg_interval):
-        """Adam settings with the lazy-regularisation correction c = interval / (interval + 1) of lr and beta2."""
-        c = reg_interval / (reg_interval + 1) if reg_interval else 1.0
-        return dict(learning_rate=self.lr * c, beta_1=self.betas[0] ** c, beta_2=self.betas[1] ** c,
-                    epsilon=self.eps)
-
     def summary(self):
         """Human-readable lines of every value, for the start-up log."""
         return [f"{field.name:<18} {getattr(self, field.name)}" for field in dataclasses.fields(self)]

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from svgan_tf.layers import DenseLayer, bias_act, modulated_conv2d, normalize_2nd_moment, upsample2d
+from svgan_tf.layers import DenseLayer, bias_act, lerp, modulated_conv2d, normalize_2nd_moment, upsample2d
 from svgan_tf.motion import MotionMappingNetwork, num_motion_tokens, token_window
 
 
@@ -98,7 +98,7 @@ class MappingNetwork(keras.Model):
             x = fc(x)
         if training and self.w_avg is not None:
             batch_mean = tf.reduce_mean(tf.stop_gradient(x), axis=0)
-            self.w_avg.assign(batch_mean + (self.w_avg - batch_mean) * self.w_avg_beta)
+            self.w_avg.assign(lerp(batch_mean, self.w_avg, self.w_avg_beta))  # torch.lerp, as the reference
         if self.num_ws is None:
             return x
         x = tf.tile(x[:, None, :], [1, self.num_ws, 1])

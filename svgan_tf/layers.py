@@ -172,6 +172,18 @@ def conv2d(x, kernel, up=1, down=1):
     return tf.nn.conv2d(x, kernel, strides=1, padding=_explicit((kh // 2, kh // 2)))
 
 
+def lerp(start, end, weight):
+    """torch.lerp's arithmetic, so that running averages round as the reference's do.
+
+    start + w (end - start) for |w| < 0.5, else end - (end - start)(1 - w), with w a Python float rounded to the
+    tensors' dtype first.
+    """
+    w = tf.constant(weight, start.dtype)
+    if abs(weight) < 0.5:
+        return start + w * (end - start)
+    return end - (end - start) * (1 - w)
+
+
 def normalize_2nd_moment(x, eps=1e-8):
     """Scales each row to unit mean square over the last axis."""
     return x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=-1, keepdims=True) + eps)

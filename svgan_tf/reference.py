@@ -55,6 +55,16 @@ _FROM_REFERENCE = {
 }
 
 
+def to_reference_layout(layout, array):
+    """An array of one of our variables (a value, gradient or optimiser moment) in the reference's layout."""
+    return _TO_REFERENCE[layout](np.asarray(array))
+
+
+def from_reference_layout(layout, array):
+    """The inverse of `to_reference_layout`."""
+    return _FROM_REFERENCE[layout](np.asarray(array))
+
+
 # --------------------------------------------------------------------------------------------------
 # Constructor arguments.
 

@@ -9,8 +9,10 @@ One readable loop (the StyleGAN2-ADA recipe, SPEC.md section 4), commented phase
    resume.
 3. Data: an index-based sparse-clip pipeline per input pipeline, restarted at the data position of the
    resumed step (clips consumed = step x batch), so a resumed run sees exactly the clips it would have.
-4. Train: each step runs Gmain, Dmain and, every `r1_interval` steps, Dreg (lazy R1 through the
-   augmentation), then the EMA of G; every `ada_interval` steps ADA adjusts p.
+4. Train: each step runs the phases of the phase table that are due (Gmain, Dmain, and every `r1_interval`
+   steps Dreg: lazy R1 through the augmentation), the objective of each being a method of
+   `svgan_tf.loss.StyleGANVLoss` and its random inputs explicit draws (`svgan_tf.draws`); then the EMA of G;
+   every `ada_interval` steps ADA adjusts p. All of it on the device: the host reads statistics once per tick.
 5. Maintenance per tick (`tick_kimg`): console line and TensorBoard scalars; per snapshot
    (`snapshot_kimg`): checkpoint, sample grid image and animated grid, G_ema in reference format.
 
@@ -19,6 +21,7 @@ this makes a resumed run continue exactly as if it had not stopped.
 """
 
 import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -31,14 +34,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from svgan_tf import augment, config, data, evaluate, losses, reference, summaries, video
+from svgan_tf import augment, config, data, draws, evaluate, optimizer, reference, summaries, video
+from svgan_tf import loss as loss_lib
 from svgan_tf.discriminator import Discriminator
 from svgan_tf.generator import Generator
+from svgan_tf.layers import lerp
 
 FLAGS = flags.FLAGS
-
-# Phases draw independent random streams.
-_GMAIN, _DMAIN, _DREG = 1, 2, 3
 
 
 def make_strategy():
@@ -67,141 +69,193 @@ class Training:
     D_opt: keras.optimizers.Optimizer
     step: tf.Variable
     ada_p: tf.Variable
-    ada_stats: tf.Variable  # sum of sign(D(real)) and count since the last adjustment
+    ada_stats: tf.Variable  # sum of sign(D(real)) and count since the last ADA adjustment
+    tick_stats: tf.Variable  # [len(TICK_STATS), 2]: sum and count of each statistic since the host last read it
 
     def checkpoint(self):
         return tf.train.Checkpoint(G=self.G, D=self.D, G_ema=self.G_ema, G_opt=self.G_opt, D_opt=self.D_opt,
                                    step=self.step, ada_p=self.ada_p, ada_stats=self.ada_stats)
 
 
-def build_training(cfg, strategy):
-    """Networks, optimisers and counters, created inside `strategy.scope()` (Keras 3 requires both there)."""
+# What the progress line and TensorBoard show: reference statistic names, averaged over a tick.
+TICK_STATS = ("Loss/G/loss", "Loss/D/loss", "Loss/r1_penalty", "Loss/scores/fake", "Loss/scores/real",
+              "Loss/signs/real")
+
+
+def build_training(cfg, strategy, G=None, D=None):
+    """Networks, optimisers and counters, created inside `strategy.scope()` (Keras 3 requires both there).
+
+    `G` and `D` replace the networks built from `cfg` (e.g. reference networks; G_ema starts as a copy of G).
+    """
     keras.utils.set_random_seed(cfg.seed)  # the initial weights are a function of the seed
     with strategy.scope():
-        G = Generator(**cfg.generator_kwargs(), name="G")
-        D = Discriminator(**cfg.discriminator_kwargs(), name="D")
-        G_ema = Generator(**cfg.generator_kwargs(), name="G_ema")
+        G = G or Generator(**cfg.generator_kwargs(), name="G")
+        D = D or Discriminator(**cfg.discriminator_kwargs(), name="D")
+        G_ema = Generator(**{**G.get_config(), "name": "G_ema"})
         for e, g in zip(G_ema.weights, G.weights):
             e.assign(g)
+        loss_scale = cfg.num_fp16_res > 0 and cfg.mixed_precision == "mixed_float16"
         optimisers = []
-        for model, interval in ((G, cfg.g_reg_interval), (D, cfg.r1_interval)):
-            opt = keras.optimizers.Adam(**cfg.adam_kwargs(interval))
-            if cfg.num_fp16_res > 0 and cfg.mixed_precision == "mixed_float16":
-                opt = keras.optimizers.LossScaleOptimizer(opt)
+        for model, interval, name in ((G, cfg.g_reg_interval, "G_opt"), (D, cfg.r1_interval, "D_opt")):
+            opt = optimizer.make_optimizer(cfg.lr, cfg.betas, cfg.eps, interval, loss_scale=loss_scale)
             opt.build(model.trainable_variables)
             optimisers.append(opt)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         ada_p = tf.Variable(cfg.aug_p if cfg.aug != "noaug" else 0.0, trainable=False, name="ada_p")
         ada_stats = tf.Variable([0.0, 0.0], trainable=False, name="ada_stats")
-    return Training(G, D, G_ema, *optimisers, step, ada_p, ada_stats)
+        tick_stats = tf.Variable(tf.zeros([len(TICK_STATS), 2]), trainable=False, name="tick_stats")
+    return Training(G, D, G_ema, *optimisers, step, ada_p, ada_stats, tick_stats)
 
 
-def _apply(opt, grads, variables):
-    """One optimiser step on gradients of the loss (times the loss scale under float16).
+@dataclasses.dataclass(frozen=True)
+class Phase:
+    """A row of the phase table: `StyleGANVLoss.<name>` runs when step % interval == 0 and its gradients,
+    scaled by `gain`, step `opt` on `module` (attributes of `Training`)."""
+    name: str
+    module: str
+    opt: str
+    interval: int
+    gain: int
+
+
+def phase_table(r1_interval):
+    """The reference's phases in execution order (StyleGAN2-ADA's training loop).
+
+    Greg (path length) is absent: StyleGAN-V trains with pl_weight 0, so the reference's Greg phase has no
+    gradient and no optimiser step; G's regularisation interval still scales G's optimiser (`build_training`).
+    r1_interval 0 drops Dreg (no R1 at all).
+    """
+    phases = [Phase("Gmain", "G", "G_opt", 1, 1), Phase("Dmain", "D", "D_opt", 1, 1)]
+    if r1_interval > 0:
+        phases.append(Phase("Dreg", "D", "D_opt", r1_interval, r1_interval))
+    return phases
+
+
+def apply_gradients(opt, grads, variables):
+    """One optimiser step on a phase's gradients (times the loss scale under float16).
 
     With float16 the LossScaleOptimizer unscales, skips steps whose gradients are not finite and lowers the
-    scale; otherwise gradients are scrubbed of NaN/Inf as the reference does.
+    scale; otherwise gradients are scrubbed of NaN/Inf as the reference does. Variables without a gradient
+    (None) are left alone, moments and step included, as torch's Adam does.
     """
     if not isinstance(opt, keras.optimizers.LossScaleOptimizer):
-        grads = losses.scrub(grads)
-    # R1 does not depend on every D parameter (e.g. the output bias): those get no update.
+        grads = loss_lib.scrub(grads)
     pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
     opt.apply([g for g, _ in pairs], [v for _, v in pairs])
 
 
-def make_step_functions(cfg, training, source, strategy):
-    """The compiled training steps: (plain step, step with the lazy R1 phase)."""
-    G, D, G_ema = training.G, training.D, training.G_ema
-    sampling = cfg.sampling()
+def update_ema(G_ema, G, beta):
+    """G_ema <- lerp(G, G_ema, beta) for parameters (torch.lerp's rounding); buffers (w_avg, positional-encoding
+    constants) are copied."""
+    for e, g in zip(G_ema.trainable_weights, G.trainable_weights):
+        e.assign(lerp(g, e, beta))
+    for e, g in zip(G_ema.non_trainable_weights, G.non_trainable_weights):
+        e.assign(g)
+
+
+@dataclasses.dataclass(frozen=True)
+class Ada:
+    """ADA settings of the step: adjust p every `interval` steps towards `target` by `speed`."""
+    interval: int
+    target: float
+    speed: float
+
+
+class TrainStep:
+    """The compiled training step: the phases due at a step, the EMA of G, the statistics and ADA, on the device.
+
+    One graph per combination of due phases, traced once. Nothing is read back to the
+    host: per-step statistics accumulate in `training.tick_stats`, which the loop reads once per tick.
+
+    Args:
+        training: the `Training` state.
+        loss: a `StyleGANVLoss` on training.G / training.D.
+        sampler: (phase name, step tensor, replica id) -> `draws.Draws`.
+        strategy: the tf.distribute strategy `training` lives in.
+        phases: the phase table (`phase_table`).
+        ema_beta: G_ema's decay per step.
+        ada: `Ada` settings, or None (no adaptive augmentation).
+        jit: XLA-compile the step.
+    """
+
+    def __init__(self, training, loss, sampler, strategy, phases, ema_beta, ada=None, jit=False):
+        self.training, self.loss, self.sampler, self.strategy = training, loss, sampler, strategy
+        self.phases, self.ema_beta, self.ada, self.jit = phases, ema_beta, ada, jit
+        self._graphs = {}
+
+    def due(self, step):
+        """Names of the phases due at `step`."""
+        return tuple(p.name for p in self.phases if step % p.interval == 0)
+
+    def __call__(self, iterator, step):
+        """Runs training step `step` (a Python int equal to `training.step`) on the next batch of `iterator`."""
+        names = self.due(step)
+        if names not in self._graphs:
+            self._graphs[names] = tf.function(functools.partial(self._step, names), jit_compile=self.jit or None,
+                                              autograph=False)
+        self._graphs[names](iterator)
+
+    def _replica_step(self, batch, step, names):
+        training = self.training
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        real = loss_lib.real_clips(batch)
+        sums = {}
+        for phase in self.phases:
+            if phase.name not in names:
+                continue
+            opt, module = getattr(training, phase.opt), getattr(training, phase.module)
+            scale = opt.scale_loss if isinstance(opt, keras.optimizers.LossScaleOptimizer) else (lambda x: x)
+            grads, report = getattr(self.loss, phase.name)(self.sampler(phase.name, step, replica), real,
+                                                           phase.gain, scale)
+            apply_gradients(opt, grads, module.trainable_variables)
+            for name, value in report.items():
+                if name in TICK_STATS:
+                    value = tf.cast(value, tf.float32)
+                    total, count = sums.get(name, (0.0, 0.0))
+                    sums[name] = (total + tf.reduce_sum(value), count + tf.cast(tf.size(value), tf.float32))
+        return tf.stack([tf.stack(sums.get(name, (0.0, 0.0))) for name in TICK_STATS])
+
+    def _step(self, names, iterator):
+        training = self.training
+        step = training.step.read_value()
+        per_replica = self.strategy.run(self._replica_step, args=(next(iterator), step, names))
+        sums = self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+        training.tick_stats.assign_add(sums)
+        update_ema(training.G_ema, training.G, self.ema_beta)
+        if self.ada is not None:
+            training.ada_stats.assign_add(sums[TICK_STATS.index("Loss/signs/real")])
+            tf.cond((step + 1) % self.ada.interval == 0, self._adjust_ada, tf.no_op)
+        training.step.assign_add(1)
+
+    def _adjust_ada(self):
+        sign_sum, count = tf.unstack(self.training.ada_stats.read_value())
+        self.training.ada_p.assign(augment.ada_adjust(self.training.ada_p, sign_sum / tf.maximum(count, 1.0),
+                                                      self.ada.target, self.ada.speed))
+        self.training.ada_stats.assign(tf.zeros([2]))
+        return tf.no_op()
+
+
+def make_train_step(cfg, training, source, strategy, sampler=None):
+    """The training step of a resolved config: loss, keyed sampler, phase table, EMA and ADA settings.
+
+    `sampler` replaces the keyed sampler of `source` (the reference check replays recorded draws).
+    """
     pipe = augment.augment_pipe(cfg.augpipe) if cfg.aug != "noaug" else None
-    num_tokens = G.num_motion_tokens(cfg.max_num_frames - 1)
-    b, global_batch = cfg.batch_per_replica, float(cfg.batch)
-    ema_beta = 0.5 ** (cfg.batch / (cfg.ema_kimg * 1000.0))
-    loss_scaled = isinstance(training.G_opt, keras.optimizers.LossScaleOptimizer)
+    loss = loss_lib.StyleGANVLoss(
+        training.G, training.D, cfg.r1_gamma, cfg.batch, conditional=cfg.c_dim > 0,
+        augment=None if pipe is None else (lambda clips, seed: pipe(clips, training.ada_p, seed)))
+    sampler = sampler or draws.KeyedSampler(cfg.seed, source.index, cfg.sampling(), cfg.batch_per_replica,
+                                            cfg.z_dim, training.G.num_motion_tokens(cfg.max_num_frames - 1),
+                                            cfg.motion_z_dim)
+    ada = Ada(cfg.ada_interval, cfg.ada_target, cfg.batch * cfg.ada_interval / (cfg.ada_kimg * 1000)) \
+        if cfg.aug == "ada" else None
+    return TrainStep(training, loss, sampler, strategy, phase_table(cfg.r1_interval), ema_beta(cfg.batch, cfg.ema_kimg),
+                     ada=ada, jit=cfg.jit)
 
-    def scaled(opt, loss):
-        return opt.scale_loss(loss) if loss_scaled else loss
 
-    def run_D(clips, t, c, seed):
-        if pipe is not None:
-            clips = pipe(clips, training.ada_p, seed)
-        return D(clips, t, c=c if cfg.c_dim else None)
-
-    def fakes(seed):
-        s = tf.random.experimental.stateless_split(seed, 4)
-        z = tf.random.stateless_normal([b, cfg.z_dim], seed=s[0])
-        t, c = data.sample_fake_conditions(source.index, sampling, b, s[1])
-        motion_z = tf.random.stateless_normal([b, num_tokens, cfg.motion_z_dim], seed=s[2])
-        frames = G(z, t, motion_z, c=c if cfg.c_dim else None, training=True)
-        return frames, t, c, s[3]
-
-    def replica_step(batch, step, with_r1):
-        replica = tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group, tf.int64)
-
-        def seed(phase):
-            return tf.stack([tf.constant(cfg.seed * 8 + phase, tf.int64), step * 4096 + replica])
-
-        real = tf.cast(batch["frames"], tf.float32) / 127.5 - 1.0
-        t_real, c_real = batch["t"], batch["c"]
-        out = {}
-        # Gmain: make D call the fakes real.
-        with tf.GradientTape() as tape:
-            fake, t_fake, c_fake, aug_seed = fakes(seed(_GMAIN))
-            fake_logits = run_D(fake, t_fake, c_fake, aug_seed)
-            loss = tf.reduce_sum(losses.generator_loss(fake_logits)) / global_batch
-            target = scaled(training.G_opt, loss)
-        _apply(training.G_opt, tape.gradient(target, G.trainable_variables), G.trainable_variables)
-        out["loss_G"] = loss
-        # Dmain: fakes (no gradient to G) scored low, reals high. As the reference, the fake and the real
-        # pass each run forward then backward, in sequence, so only one pass's activations are alive.
-        fake, t_fake, c_fake, aug_seed = fakes(seed(_DMAIN))
-        fake = tf.stop_gradient(fake)
-        with tf.GradientTape() as tape:
-            fake_logits = run_D(fake, t_fake, c_fake, aug_seed)
-            fake_loss = tf.reduce_sum(losses.discriminator_fake_loss(fake_logits)) / global_batch
-            target = scaled(training.D_opt, fake_loss)
-        fake_grads = tape.gradient(target, D.trainable_variables)
-        with tf.control_dependencies([g for g in fake_grads if g is not None]):
-            real_after_fakes = tf.identity(real)
-        with tf.GradientTape() as tape:
-            real_logits = run_D(real_after_fakes, t_real, c_real, tf.random.experimental.stateless_fold_in(aug_seed, 1))
-            real_loss = tf.reduce_sum(losses.discriminator_real_loss(real_logits)) / global_batch
-            target = scaled(training.D_opt, real_loss)
-        real_grads = tape.gradient(target, D.trainable_variables)
-        grads = [tf.convert_to_tensor(f) + tf.convert_to_tensor(r) for f, r in zip(fake_grads, real_grads)]
-        _apply(training.D_opt, grads, D.trainable_variables)
-        out.update(loss_D=fake_loss + real_loss, score_real=tf.reduce_sum(real_logits) / global_batch,
-                   score_fake=tf.reduce_sum(fake_logits) / global_batch,
-                   ada_sign=tf.reduce_sum(tf.sign(real_logits)))
-        # Dreg: lazy R1 on the real clips, through the augmentation, scaled by the interval.
-        if with_r1:
-            with tf.GradientTape() as tape:
-                with tf.GradientTape() as inner:
-                    inner.watch(real)
-                    logits = run_D(real, t_real, c_real, seed(_DREG))
-                    total = tf.reduce_sum(logits)
-                penalty = losses.r1_penalty(inner.gradient(total, real))
-                loss = tf.reduce_sum(penalty) * (cfg.r1_gamma / 2 * cfg.r1_interval) / global_batch
-                target = scaled(training.D_opt, loss)
-            _apply(training.D_opt, tape.gradient(target, D.trainable_variables), D.trainable_variables)
-            out["r1_penalty"] = tf.reduce_sum(penalty) / global_batch
-        return out
-
-    def make(with_r1):
-        def step_fn(iterator):
-            step = training.step.read_value()
-            per_replica = strategy.run(replica_step, args=(next(iterator), step, with_r1))
-            out = {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
-            # EMA of G: parameters lerped, buffers (w_avg, positional-encoding constants) copied.
-            for e, g in zip(G_ema.trainable_weights, G.trainable_weights):
-                e.assign(g + (e - g) * ema_beta)
-            for e, g in zip(G_ema.non_trainable_weights, G.non_trainable_weights):
-                e.assign(g)
-            training.step.assign_add(1)
-            return out
-        return tf.function(step_fn, jit_compile=cfg.jit or None, autograph=False)
-
-    return make(False), make(True)
+def ema_beta(batch, ema_kimg):
+    """G_ema's decay per step: half-life `ema_kimg` thousand clips (the reference counts clips here, frames in kimg)."""
+    return 0.5 ** (batch / (ema_kimg * 1000.0))
 
 
 def _restore(cfg, training):
@@ -293,7 +347,7 @@ def train(cfg, strategy=None, max_steps=None):
         lambda ctx: data.real_clip_dataset(source, sampling, ctx.get_per_replica_batch_size(cfg.batch), cfg.seed,
                                            start_index=start_step * cfg.batch, input_context=ctx))
     iterator = iter(dataset)
-    plain_step, r1_step = make_step_functions(cfg, training, source, strategy)
+    train_step = make_train_step(cfg, training, source, strategy)
 
     # 4. Train, 5. with maintenance per tick and per snapshot.
     frames_per_step = cfg.batch * cfg.num_frames
@@ -305,35 +359,21 @@ def train(cfg, strategy=None, max_steps=None):
     metrics_steps = (config.kimg_to_steps(cfg.metrics_every_kimg, cfg.batch, cfg.num_frames)
                      if cfg.metrics_every_kimg > 0 else snapshot_steps)
     metrics = evaluate.resolve_protocols(cfg.metrics, cfg.metrics_num_fake or None) if cfg.metrics else []
-    ada_step = cfg.batch * cfg.ada_interval / (cfg.ada_kimg * 1000)
     writer = tf.summary.create_file_writer(os.path.join(cfg.outdir, "tensorboard")) if chief else None
     snapshots = _Snapshots(cfg, source, writer) if chief else None
     if chief and start_step == 0:
         snapshots.write(training.G_ema, 0, 0)
-    tick = {"start": time.time(), "steps": 0, "sums": {}}
+    tick = {"start": time.time(), "steps": 0}
     run_start = time.time()
     step = start_step
     while step < total_steps:
-        with_r1 = cfg.r1_interval > 0 and step % cfg.r1_interval == 0
-        out = {k: float(v) for k, v in (r1_step if with_r1 else plain_step)(iterator).items()}
+        train_step(iterator, step)
         step += 1
-        if cfg.aug == "ada":
-            training.ada_stats.assign_add([out.pop("ada_sign"), float(cfg.batch)])
-            if step % cfg.ada_interval == 0:
-                sign_sum, count = training.ada_stats.numpy()
-                rt = sign_sum / max(count, 1.0)
-                training.ada_p.assign(max(0.0, float(training.ada_p.numpy()) + np.sign(rt - cfg.ada_target) * ada_step))
-                training.ada_stats.assign([0.0, 0.0])
-        else:
-            out.pop("ada_sign")
-        for k, v in out.items():
-            total, n = tick["sums"].get(k, (0.0, 0))
-            tick["sums"][k] = (total + v, n + 1)
         tick["steps"] += 1
         done = step >= total_steps
         if step % tick_steps == 0 or done:
             _end_tick(cfg, training, tick, step, total_steps, frames_per_step, run_start, writer)
-            tick = {"start": time.time(), "steps": 0, "sums": {}}
+            tick = {"start": time.time(), "steps": 0}
         if step % snapshot_steps == 0 or done:
             path = manager.save(checkpoint_number=step)
             if chief:
@@ -365,30 +405,32 @@ def _write_metrics(cfg, G_ema, metrics, step, kimg, writer):
 
 
 def _end_tick(cfg, training, tick, step, total_steps, frames_per_step, run_start, writer):
-    """Console progress line and TensorBoard scalars for the steps since the last tick."""
+    """Console progress line and TensorBoard scalars for the steps since the last tick.
+
+    The one host read of the device's statistics per tick; they are reset for the next one.
+    """
+    sums = training.tick_stats.numpy()
+    training.tick_stats.assign(tf.zeros_like(training.tick_stats))
+    means = {name: total / count for name, (total, count) in zip(TICK_STATS, sums) if count > 0}
     elapsed = time.time() - tick["start"]
     kimg = step * frames_per_step / 1000
     sec_per_kimg = elapsed / max(tick["steps"] * frames_per_step / 1000, 1e-9)
     clips_per_s = tick["steps"] * cfg.batch / max(elapsed, 1e-9)
     eta = (total_steps - step) * frames_per_step / 1000 * sec_per_kimg
-    means = {k: total / n for k, (total, n) in tick["sums"].items()}
     p = float(training.ada_p.numpy())
-    r1 = f"{means['r1_penalty']:.4f}" if "r1_penalty" in means else "-"
+    r1 = f"{means['Loss/r1_penalty']:.4f}" if "Loss/r1_penalty" in means else "-"
     print(f"kimg {kimg:9.1f}/{total_steps * frames_per_step / 1000:.0f}  step {step:7d}  "
           f"s/kimg {sec_per_kimg:7.2f}  clips/s {clips_per_s:6.1f}  ETA {summaries.format_duration(eta):>9}  "
-          f"G {means['loss_G']:.3f}  D {means['loss_D']:.3f}  R1 {r1}  p {p:.3f}  "
+          f"G {means['Loss/G/loss']:.3f}  D {means['Loss/D/loss']:.3f}  R1 {r1}  p {p:.3f}  "
           f"elapsed {summaries.format_duration(time.time() - run_start)}", flush=True)
     if writer is None:
         return
-    lr = {"G": training.G_opt.learning_rate, "D": training.D_opt.learning_rate}
     with writer.as_default():
-        for name, tag in (("loss_G", "Loss/G"), ("loss_D", "Loss/D"), ("r1_penalty", "Loss/R1_penalty"),
-                          ("score_real", "Scores/real"), ("score_fake", "Scores/fake")):
-            if name in means:
-                tf.summary.scalar(tag, means[name], step=step)
+        for name, value in means.items():
+            tf.summary.scalar(name, value, step=step)
         tf.summary.scalar("ADA/p", p, step=step)
-        for name, value in lr.items():
-            tf.summary.scalar(f"LR/{name}", float(keras.ops.convert_to_numpy(value)), step=step)
+        for name, opt in (("G", training.G_opt), ("D", training.D_opt)):
+            tf.summary.scalar(f"LR/{name}", float(keras.ops.convert_to_numpy(opt.learning_rate)), step=step)
         tf.summary.scalar("Progress/kimg", kimg, step=step)
         tf.summary.scalar("Timing/sec_per_kimg", sec_per_kimg, step=step)
         tf.summary.scalar("Timing/clips_per_s", clips_per_s, step=step)

@@ -108,10 +108,17 @@ def run_calls(G, D, config, inputs, outputs):
 def check(directory, out=None, G=None, D=None):
     """Runs the whole check on a fixture directory; returns True when every output is within tolerance.
 
-    `G` and `D` (float32 networks) replace the ones built from the fixture's parameters (e.g. networks
-    imported from a reference snapshot).
+    A training fixture (with `state_0.npz`) is checked by `tools.reference_train_check`. `G` and `D` (float32
+    networks) replace the ones built from a network fixture's parameters (e.g. networks imported from a
+    reference snapshot).
     """
     out = out or sys.stdout
+    from tools import reference_train_check
+
+    if reference_train_check.is_training_fixture(directory):
+        if G is not None or D is not None:
+            raise ValueError("G and D can only replace the networks of a network fixture")
+        return reference_train_check.check(directory, out)
     from svgan_tf import reference
 
     config, params_G, params_D, inputs, outputs = load_fixture(directory)
