@@ -172,16 +172,28 @@ def conv2d(x, kernel, up=1, down=1):
     return tf.nn.conv2d(x, kernel, strides=1, padding=_explicit((kh // 2, kh // 2)))
 
 
+def fused_multiply_add(a, b, c):
+    """a * b + c rounded once, as the fused multiply-add that PyTorch's CPU kernels use.
+
+    For float32 the product is exact in float64 and the sum is rounded there and then to float32: the same value
+    as a true fma but for rare double-rounding ties. Other dtypes round the product too.
+    """
+    if c.dtype != tf.float32:
+        return a * b + c
+    wide = tf.cast(a, tf.float64) * tf.cast(b, tf.float64) + tf.cast(c, tf.float64)
+    return tf.cast(wide, tf.float32)
+
+
 def lerp(start, end, weight):
     """torch.lerp's arithmetic, so that running averages round as the reference's do.
 
-    start + w (end - start) for |w| < 0.5, else end - (end - start)(1 - w), with w a Python float rounded to the
-    tensors' dtype first.
+    fma(w, end - start, start) for |w| < 0.5, else fma(w - 1, end - start, end), with w a Python float rounded to
+    the tensors' dtype first.
     """
     w = tf.constant(weight, start.dtype)
     if abs(weight) < 0.5:
-        return start + w * (end - start)
-    return end - (end - start) * (1 - w)
+        return fused_multiply_add(w, end - start, start)
+    return fused_multiply_add(w - 1, end - start, end)
 
 
 def normalize_2nd_moment(x, eps=1e-8):

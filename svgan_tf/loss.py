@@ -53,6 +53,12 @@ def r1_penalty(real_grads):
     return tf.reduce_sum(tf.square(tf.cast(real_grads, tf.float32)), axis=[2, 3, 4])
 
 
+def _dense(grads, variables, zero_fill=False):
+    """Gradients as dense tensors (embedding lookups give IndexedSlices); None kept, or zeros with `zero_fill`."""
+    return [(tf.zeros(v.shape, v.dtype) if zero_fill else None) if g is None else tf.convert_to_tensor(g)
+            for g, v in zip(grads, variables)]
+
+
 def _identity(objective):
     return objective
 
@@ -108,7 +114,7 @@ class StyleGANVLoss:
             loss = tf.nn.softplus(-fake_logits)
             objective = self._mean(loss, gain)
             target = scale(objective)
-        grads = tape.gradient(target, variables)
+        grads = _dense(tape.gradient(target, variables), variables)
         return grads, {"Loss/scores/fake": fake_logits, "Loss/signs/fake": tf.sign(fake_logits),
                        "Loss/G/loss": loss, "objective_0": objective}
 
@@ -125,7 +131,7 @@ class StyleGANVLoss:
             loss_fake = tf.nn.softplus(fake_logits)
             objective_fake = self._mean(loss_fake, gain)
             target = scale(objective_fake)
-        fake_grads = tape.gradient(target, variables)
+        fake_grads = _dense(tape.gradient(target, variables), variables)
         with tf.control_dependencies([g for g in fake_grads if g is not None]):
             frames = tf.identity(real.frames)
         with tf.GradientTape() as tape:
@@ -133,9 +139,8 @@ class StyleGANVLoss:
             loss_real = tf.nn.softplus(-real_logits)
             objective_real = self._mean(loss_real, gain)
             target = scale(objective_real)
-        real_grads = tape.gradient(target, variables)
-        grads = [f if r is None else r if f is None else tf.convert_to_tensor(f) + tf.convert_to_tensor(r)
-                 for f, r in zip(fake_grads, real_grads)]
+        real_grads = _dense(tape.gradient(target, variables), variables)
+        grads = [f if r is None else r if f is None else f + r for f, r in zip(fake_grads, real_grads)]
         return grads, {"Loss/scores/fake": fake_logits, "Loss/signs/fake": tf.sign(fake_logits),
                        "Loss/scores/real": real_logits, "Loss/signs/real": tf.sign(real_logits),
                        "Loss/D/loss": loss_fake + loss_real, "loss_fake": loss_fake, "loss_real": loss_real,
@@ -155,6 +160,6 @@ class StyleGANVLoss:
             reg = tf.reduce_mean(penalty, axis=1) * (self.r1_gamma / 2)
             objective = self._mean(reg, gain)
             target = scale(objective)
-        grads = [tf.zeros(v.shape, v.dtype) if g is None else g for g, v in zip(tape.gradient(target, variables), variables)]
+        grads = _dense(tape.gradient(target, variables), variables, zero_fill=True)
         return grads, {"Loss/scores/real": real_logits, "Loss/signs/real": tf.sign(real_logits),
                        "Loss/r1_penalty": penalty, "Loss/D/reg": reg, "objective_0": objective}

@@ -15,7 +15,7 @@ import math
 import keras
 import tensorflow as tf
 
-from svgan_tf.layers import lerp
+from svgan_tf.layers import fused_multiply_add, lerp
 
 
 def lazy_regularization(lr, betas, reg_interval):
@@ -57,7 +57,8 @@ class ReferenceAdam(keras.optimizers.Adam):
         m = self._momentums[self._get_variable_index(variable)]
         v = self._velocities[self._get_variable_index(variable)]
         self.assign(m, lerp(m, gradient, 1.0 - self.beta_1))
-        self.assign(v, v * self.beta_2 + (1.0 - self.beta_2) * gradient * gradient)
+        one_minus_beta_2 = tf.constant(1.0 - self.beta_2, dtype)
+        self.assign(v, fused_multiply_add(one_minus_beta_2 * gradient, gradient, v * tf.constant(self.beta_2, dtype)))
         denominator = tf.sqrt(v) / bias_correction2_sqrt + tf.constant(self.epsilon, dtype)
         self.assign_add(variable, step_size * m / denominator)
 
@@ -69,6 +70,7 @@ class ReferenceAdam(keras.optimizers.Adam):
     def get_config(self):
         config = super().get_config()
         config.pop("amsgrad", None)
+        config["learning_rate"] = self._lr64  # Keras reports the float32 variable's value
         return config
 
 

@@ -16,6 +16,7 @@ tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU"
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 OFFICIAL_SMALL = SHARED / "fixtures" / "official_small"
+OFFICIAL_TRAIN_SMALL = SHARED / "fixtures" / "official_train_small"
 REFERENCE_PICKLE = SHARED / "fixtures" / "reference_pickle" / "network-snapshot-000000.pkl"
 _MISSING = []
 
@@ -27,6 +28,15 @@ def official_small():
         _MISSING.append(str(OFFICIAL_SMALL))
         pytest.skip(f"REFERENCE FIXTURE ABSENT: {OFFICIAL_SMALL} not found; reference parity NOT checked")
     return OFFICIAL_SMALL
+
+
+@pytest.fixture
+def official_train_small():
+    """Path of the golden training-step fixture; skips loudly, as `official_small`, without ../shared."""
+    if not (OFFICIAL_TRAIN_SMALL / "state_0.npz").is_file():
+        _MISSING.append(str(OFFICIAL_TRAIN_SMALL))
+        pytest.skip(f"REFERENCE FIXTURE ABSENT: {OFFICIAL_TRAIN_SMALL} not found; training parity NOT checked")
+    return OFFICIAL_TRAIN_SMALL
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Unit tests of svgan_tf.layers against direct NumPy evaluations of the reference formulas."""
 
+import fractions
 import math
 
 import numpy as np
@@ -231,3 +232,25 @@ def test_bias_act_gradients_match_autodiff_to_second_order():
     assert 0 < np.mean(np.abs(ours[0].numpy()) >= 2.0 - 1e-6) < 1  # the clamp is active somewhere
     for a, p in zip(ours, plain):
         np.testing.assert_allclose(a.numpy(), p.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def _nearest_float32(exact):
+    """The float32 nearest to a Fraction (ties to even), from the candidates around its float64 rounding."""
+    guess = np.float32(float(exact))
+    candidates = [np.nextafter(guess, np.float32(-np.inf)), guess, np.nextafter(guess, np.float32(np.inf))]
+    return min(candidates, key=lambda c: (abs(fractions.Fraction(float(c)) - exact), int(c.view(np.int32)) & 1))
+
+
+def test_lerp_rounds_once_as_torch_lerp():
+    rng = np.random.default_rng(0)
+    start, end = (rng.standard_normal(300).astype(np.float32) for _ in range(2))
+    for weight in (0.995, 0.25):
+        w = np.float32(weight)
+        ours = layers.lerp(tf.constant(start), tf.constant(end), weight).numpy()
+        diff = (end - start).astype(np.float32)  # rounded, as in torch
+        expected = [_nearest_float32(fractions.Fraction(float(w - 1)) * fractions.Fraction(float(d)) + fractions.Fraction(float(e)))
+                    if weight >= 0.5 else
+                    _nearest_float32(fractions.Fraction(float(w)) * fractions.Fraction(float(d)) + fractions.Fraction(float(s)))
+                    for s, e, d in zip(start, end, diff)]
+        np.testing.assert_array_equal(ours, np.array(expected, np.float32))
+    np.testing.assert_array_equal(layers.lerp(tf.constant(start), tf.constant(end), 1.0).numpy(), end)

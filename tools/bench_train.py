@@ -44,23 +44,25 @@ def main(argv):
     sampling = cfg.sampling()
     source = data.DemoSource(resolution=FLAGS.resolution, sampling=sampling)
     training = train.build_training(cfg, strategy)
-    plain_step, r1_step = train.make_step_functions(cfg, training, source, strategy)
+    train_step = train.make_train_step(cfg, training, source, strategy)
     dataset = strategy.distribute_datasets_from_function(
         lambda ctx: data.real_clip_dataset(source, sampling, ctx.get_per_replica_batch_size(cfg.batch), 0,
                                            input_context=ctx).take(1).cache().repeat())
     iterator = iter(dataset)
 
-    def timed(step_fn):
-        step_fn(iterator)["loss_G"].numpy()  # warm-up: trace, build
+    def timed(step):
+        """Seconds of training step `step` (its due phases), reading a statistic back as the loop's tick does."""
+        train_step(iterator, step)  # warm-up: trace, build
         times = []
         for _ in range(FLAGS.steps):
             start = time.perf_counter()
-            step_fn(iterator)["loss_G"].numpy()
+            train_step(iterator, step)
+            training.tick_stats.numpy()
             times.append(time.perf_counter() - start)
         return statistics.median(times), times
 
-    plain, plain_runs = timed(plain_step)
-    with_r1, r1_runs = timed(r1_step)
+    plain, plain_runs = timed(1)  # Gmain, Dmain
+    with_r1, r1_runs = timed(0)  # and Dreg
     frames = cfg.batch * cfg.num_frames
     mean_step = (plain * (cfg.r1_interval - 1) + with_r1) / cfg.r1_interval
     device = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")

@@ -8,6 +8,9 @@ list of `calls` that produced the outputs), `params_G.npz` / `params_D.npz` (ref
 the reference weights loaded through `svgan_tf.reference`, every listed call is run, and one line per
 output gives its max abs difference and the tolerance. Exit status 1 if any output is out of tolerance
 (or a call is unknown), 2 if the fixture itself cannot be read.
+
+A training fixture (`state_0.npz`, `iter_k.npz`: three iterations of the reference's training loop) is checked by
+`tools.reference_train_check`: teacher-forced per phase, then free-running (`--iterations N`: the first N only).
 """
 
 import functools
@@ -18,7 +21,10 @@ import sys
 from absl import app, flags
 import numpy as np
 
-FLAGS = flags.DEFINE_string("fixture", None, "Fixture directory (config.json, params_*.npz, inputs.npz, outputs.npz).")
+FLAGS = flags.DEFINE_string("fixture", None, "Fixture directory: a network fixture (config.json, params_*.npz, "
+                            "inputs.npz, outputs.npz) or a training fixture (config.json, state_k.npz, iter_k.npz).")
+ITERATIONS = flags.DEFINE_integer("iterations", None, "Training fixtures: check only the first N iterations "
+                                  "(quicker); default all.", lower_bound=1)
 
 # (tolerance, "abs" | "rel"): "rel" tolerances are relative to the max abs value of the expected output.
 TOLERANCES = {
@@ -105,12 +111,12 @@ def run_calls(G, D, config, inputs, outputs):
     return results
 
 
-def check(directory, out=None, G=None, D=None):
+def check(directory, out=None, G=None, D=None, iterations=None):
     """Runs the whole check on a fixture directory; returns True when every output is within tolerance.
 
     A training fixture (with `state_0.npz`) is checked by `tools.reference_train_check`. `G` and `D` (float32
     networks) replace the ones built from a network fixture's parameters (e.g. networks imported from a
-    reference snapshot).
+    reference snapshot). `iterations` limits a training check to the first iterations.
     """
     out = out or sys.stdout
     from tools import reference_train_check
@@ -118,7 +124,7 @@ def check(directory, out=None, G=None, D=None):
     if reference_train_check.is_training_fixture(directory):
         if G is not None or D is not None:
             raise ValueError("G and D can only replace the networks of a network fixture")
-        return reference_train_check.check(directory, out)
+        return reference_train_check.check(directory, out, iterations)
     from svgan_tf import reference
 
     config, params_G, params_D, inputs, outputs = load_fixture(directory)
@@ -164,7 +170,7 @@ def main(argv):
     if not FLAGS.value:
         raise app.UsageError("--fixture DIR is required.")
     try:
-        ok = check(FLAGS.value)
+        ok = check(FLAGS.value, iterations=ITERATIONS.value)
     except (OSError, KeyError, ValueError, NotImplementedError) as error:
         print(f"reference_check: cannot use fixture {FLAGS.value}: {error}", file=sys.stderr)
         sys.exit(2)
