@@ -16,7 +16,7 @@ def py_entry_binary(name, entry, **kwargs):
     """A py_binary that calls `entry` ("module:function"), as pip's console script of the same name does.
 
     Use it in the root package: Python puts the main file's directory first on sys.path, and only the
-    repository root is free of modules that shadow installed packages (export/onnx.py would hide `onnx`),
+    repository root is free of modules that shadow installed packages (svgan_tf/export/onnx.py would hide `onnx`),
     just as for `python -m module` run from the root.
 
     Args:

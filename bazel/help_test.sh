@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # help_test.sh FLAG PROGRAM [ARGS...]: PROGRAM ARGS --helpfull must start and list FLAG (a Bazel test that
-# the svgan-* binaries run: imports, flag definitions, the entry functions of svgan_tf/programs.py).
+# the svgan-* binaries run: imports, flag definitions, the entry functions of svgan_tf/cli.py).
 set -uo pipefail
 flag="$1"
 shift

@@ -21,9 +21,10 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from svgan_tf import data, summaries
+from svgan_tf.data import pipeline as data
+from svgan_tf.training import summaries
 from svgan_tf.metrics import protocols
-from svgan_tf.motion import num_motion_tokens
+from svgan_tf.networks.motion import num_motion_tokens
 from svgan_tf.metrics.frechet import frechet_distance
 
 DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "svgan_tf", "metrics")
@@ -43,7 +44,7 @@ def default_detectors():
 
 
 class SavedModelGenerator:
-    """An exported TF Serving SavedModel (`python -m export.savedmodel`) seen as a generator by the metrics.
+    """An exported TF Serving SavedModel (`python -m svgan_tf.export.savedmodel`) seen as a generator by the metrics.
 
     Frames come from its `mapping` and `frame_at_time` signatures (float frames, so the reference's uint8
     quantisation applies exactly as to a checkpoint); sizes and token arithmetic from `metadata`.
@@ -92,7 +93,7 @@ def load_for_metrics(path):
     """A checkpoint (run, prefix, .npz) or an exported SavedModel version directory, as a generator."""
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
         return SavedModelGenerator(path)
-    from svgan_tf.checkpoints import load_generator
+    from svgan_tf.training.run_dir import load_generator
     return load_generator(path, num_fp16_res=0)
 
 
@@ -115,7 +116,7 @@ def evaluate(G, source, metric_protocols, seed=0, batch_size=16, cache_dir=DEFAU
 
     Args:
         G: the generator (float32), or None for the real-vs-real comparison.
-        source: `svgan_tf.data.VideoSource` (opened without mirroring).
+        source: `svgan_tf.data.pipeline.VideoSource` (opened without mirroring).
         metric_protocols: `Protocol`s (see `resolve_protocols`).
         seed: seed of the real clip offsets and of the generated samples.
         batch_size: clips (or frames / 16) per batch.

@@ -47,11 +47,12 @@ import zipfile
 import numpy as np
 import tensorflow as tf
 
-from svgan_tf import summaries, video
-from svgan_tf.checkpoints import load_generator
+from svgan_tf.training import summaries
+from svgan_tf.data import video
+from svgan_tf.training.run_dir import load_generator
 from svgan_tf.latents import MotionTokenStream, content_z, parse_seeds
-from svgan_tf.motion import window_length
-from svgan_tf.video import check_mp4_support, open_writer
+from svgan_tf.networks.motion import window_length
+from svgan_tf.data.video import check_mp4_support, open_writer
 
 EXTENSIONS = {"mp4": ".mp4", "gif": ".gif", "frames": ""}
 GIF_MAX_BYTES = 1 << 30  # raw frames a GIF may hold in memory before it is encoded
@@ -198,7 +199,7 @@ def generate_video(G, path, content_seeds, motion_seeds=None, num_frames=16, fps
 
     Args:
         G: the generator.
-        path: output (`.mp4`, `.gif`, or a directory for PNG frames; see `svgan_tf.video.open_writer`).
+        path: output (`.mp4`, `.gif`, or a directory for PNG frames; see `svgan_tf.data.video.open_writer`).
         content_seeds: seeds of the content latents; one seed for a video, the grid's columns with `grid`.
         motion_seeds: seeds of the motion streams: None for the content seeds (a video is one seed), the
             grid's rows with `grid`.

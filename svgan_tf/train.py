@@ -11,7 +11,7 @@ One readable loop (the StyleGAN2-ADA recipe, SPEC.md section 4), commented phase
    resumed step (clips consumed = step x batch), so a resumed run sees exactly the clips it would have.
 4. Train: each step runs the phases of the phase table that are due (Gmain, Dmain, and every `r1_interval`
    steps Dreg: lazy R1 through the augmentation), the objective of each being a method of
-   `svgan_tf.loss.StyleGANVLoss` and its random inputs explicit draws (`svgan_tf.draws`); then the EMA of G;
+   `svgan_tf.training.loss.StyleGANVLoss` and its random inputs explicit draws (`svgan_tf.training.draws`); then the EMA of G;
    every `ada_interval` steps ADA adjusts p. All of it on the device: the host reads statistics once per tick.
 5. Maintenance per tick (`tick_kimg`): console line and TensorBoard scalars; per snapshot
    (`snapshot_kimg`): checkpoint, sample grid image and animated grid, G_ema in reference format.
@@ -34,11 +34,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from svgan_tf import augment, config, data, draws, evaluate, optimizer, reference, summaries, video
-from svgan_tf import loss as loss_lib
-from svgan_tf.discriminator import Discriminator
-from svgan_tf.generator import Generator
-from svgan_tf.layers import lerp
+from svgan_tf.training import augment, config, draws, optimizer, summaries
+from svgan_tf.data import pipeline as data, video
+from svgan_tf import evaluate
+from svgan_tf.interop import reference
+from svgan_tf.training import loss as loss_lib
+from svgan_tf.networks.discriminator import Discriminator
+from svgan_tf.networks.generator import Generator
+from svgan_tf.networks.layers import lerp
 
 FLAGS = flags.FLAGS
 

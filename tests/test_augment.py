@@ -1,4 +1,4 @@
-"""Tests of the video-consistent ADA pipeline (`svgan_tf.augment`)."""
+"""Tests of the video-consistent ADA pipeline (`svgan_tf.training.augment`)."""
 
 import math
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from svgan_tf import augment
-from svgan_tf.augment import AugmentPipe, apply_color, apply_geometric, augment_pipe
+from svgan_tf.training import augment
+from svgan_tf.training.augment import AugmentPipe, apply_color, apply_geometric, augment_pipe
 
 SHAPE = [2, 3, 16, 16, 3]
 SEED = tf.constant([3, 7], tf.int32)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from svgan_tf import reference
-from svgan_tf.checkpoints import load_generator
-from svgan_tf.generator import Generator
+from svgan_tf.interop import reference
+from svgan_tf.training.run_dir import load_generator
+from svgan_tf.networks.generator import Generator
 from tests.test_train import TINY
 from tests.tiny_models import tiny_generator
 

@@ -8,7 +8,7 @@ import pytest
 from absl import flags
 from absl.testing import flagsaver
 
-from svgan_tf import config
+from svgan_tf.training import config
 from tests.conftest import REPO
 
 config.define_flags()

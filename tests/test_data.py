@@ -9,8 +9,8 @@ import PIL.Image
 import pytest
 import tensorflow as tf
 
-from svgan_tf import data
-from tools import make_dataset
+from svgan_tf.data import pipeline as data
+from svgan_tf import dataset as make_dataset
 
 CFG = data.SamplingConfig()
 LENGTHS = [6, 9, 2, 40, 17, 12]  # the 2-frame video is too short for k = 3

@@ -6,7 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from svgan_tf import data, evaluate
+from svgan_tf.data import pipeline as data
+from svgan_tf import evaluate
 from tests.test_metrics import _detector
 from tests.tiny_models import tiny_generator
 
@@ -32,7 +33,7 @@ def test_fvd_with_i3d_on_real_footage(tmp_path):
     between two disjoint halves small and stable across seeds, against an untrained generator large."""
     import shutil
     from tests.videos import sample_videos_or_skip
-    from tools.make_dataset import make_dataset
+    from svgan_tf.dataset import make_dataset
     clips = sample_videos_or_skip()
     (tmp_path / "videos").mkdir()
     for name in ("bikes", "bigbuckbunny"):
@@ -61,7 +62,7 @@ def test_fvd_with_i3d_on_real_footage(tmp_path):
 def test_evaluate_cli(tmp_path):
     import subprocess
     import sys
-    from svgan_tf import reference
+    from svgan_tf.interop import reference
     G = tiny_generator()
     reference.save_reference_npz(G, tmp_path / "g.npz")
     (tmp_path / "g.json").write_text(json.dumps(G.get_config()))
@@ -76,7 +77,7 @@ def test_evaluate_cli(tmp_path):
 
 
 def test_exported_savedmodel_gives_the_checkpoints_clips(tmp_path):
-    from export.savedmodel import export_savedmodel
+    from svgan_tf.export.savedmodel import export_savedmodel
     from svgan_tf.metrics import protocols
     G = tiny_generator()
     exported = evaluate.load_for_metrics(export_savedmodel(G, str(tmp_path / "model")))

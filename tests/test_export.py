@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export import onnx as onnx_export
-from export import parity, tflite
-from export.frame_model import FrameModel
-from export.savedmodel import SIGNATURES, WARMUP_FILE, SavedModelRunner, export_savedmodel
-from svgan_tf import reference, summaries
+from svgan_tf.export import onnx as onnx_export
+from svgan_tf.export import parity, tflite
+from svgan_tf.export.frame_model import FrameModel
+from svgan_tf.export.savedmodel import SIGNATURES, WARMUP_FILE, SavedModelRunner, export_savedmodel
+from svgan_tf.interop import reference
+from svgan_tf.training import summaries
 from tests.tiny_models import tiny_generator
 
 
@@ -150,9 +151,9 @@ def test_onnx_models_are_valid_and_batch_polymorphic(tmp_path):
     assert frame.shape == (3, 32, 32, 3)
 
 
-@pytest.mark.parametrize("program, out, extra", [("export.tflite", "g.tflite", ["--quantization=float16"]),
-                                                  ("export.onnx", "onnx", []),
-                                                  ("export.savedmodel", "model", ["--version=2"])])
+@pytest.mark.parametrize("program, out, extra", [("svgan_tf.export.tflite", "g.tflite", ["--quantization=float16"]),
+                                                  ("svgan_tf.export.onnx", "onnx", []),
+                                                  ("svgan_tf.export.savedmodel", "model", ["--version=2"])])
 def test_export_programs(tmp_path, program, out, extra):
     G = tiny_generator()
     reference.save_reference_npz(G, tmp_path / "g.npz")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from svgan_tf.generator import Generator
+from svgan_tf.networks.generator import Generator
 from tests.tiny_models import TINY_G, tiny_generator
 
 

@@ -12,12 +12,14 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from svgan_tf import config, reference
-from svgan_tf.checkpoints import load_generator
-from svgan_tf.discriminator import Discriminator
-from svgan_tf.generator import Generator
+from svgan_tf.training import config
+from svgan_tf.interop import reference
+from svgan_tf.training.run_dir import load_generator
+from svgan_tf.networks.discriminator import Discriminator
+from svgan_tf.networks.generator import Generator
 from tests.tiny_models import tiny_generator
-from tools import import_reference, reference_check
+from svgan_tf import import_reference
+from tools import reference_check
 
 
 def _networks(run_dir):
@@ -74,12 +76,12 @@ def test_npz_import_and_the_cli(tmp_path):
     G = tiny_generator()
     reference.save_reference_npz(G, tmp_path / "g.npz")
     (tmp_path / "g.json").write_text(json.dumps(G.get_config()))
-    result = subprocess.run([sys.executable, "-m", "tools.import_reference", f"--npz={tmp_path / 'g.npz'}",
+    result = subprocess.run([sys.executable, "-m", "svgan_tf.import_reference", f"--npz={tmp_path / 'g.npz'}",
                              f"--out={tmp_path / 'run'}"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     loaded = load_generator(str(tmp_path / "run"))
     for a, b in zip(loaded.weights, G.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
-    bad = subprocess.run([sys.executable, "-m", "tools.import_reference", f"--pkl={tmp_path / 'g.json'}",
+    bad = subprocess.run([sys.executable, "-m", "svgan_tf.import_reference", f"--pkl={tmp_path / 'g.json'}",
                           f"--out={tmp_path / 'run2'}"], capture_output=True, text=True)
     assert bad.returncode == 2 and "g.json" in bad.stderr and not (tmp_path / "run2").exists()

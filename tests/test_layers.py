@@ -1,4 +1,4 @@
-"""Unit tests of svgan_tf.layers against direct NumPy evaluations of the reference formulas."""
+"""Unit tests of svgan_tf.networks.layers against direct NumPy evaluations of the reference formulas."""
 
 import fractions
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from svgan_tf import layers
+from svgan_tf.networks import layers
 
 RNG = np.random.default_rng(0)
 

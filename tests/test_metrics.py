@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from svgan_tf import data
+from svgan_tf.data import pipeline as data
 from svgan_tf.metrics import protocols
 from svgan_tf.metrics.frechet import Statistics, frechet_distance
 from tests.tiny_models import tiny_generator

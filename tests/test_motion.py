@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from svgan_tf import motion
+from svgan_tf.networks import motion
 from tests.tiny_models import tiny_generator
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from svgan_tf import optimizer
+from svgan_tf.training import optimizer
 
 
 def _torch_adam(p, grads, lr, b1, b2, eps):

@@ -1,10 +1,12 @@
-"""Console-script entry points (svgan_tf/programs.py, export/__main__.py): the same programs as `python -m`."""
+"""Console-script entry points (svgan_tf/cli.py): the same programs as `python -m`."""
 
 import re
 import subprocess
 import sys
 
 import pytest
+
+from svgan_tf import cli
 
 
 def _run(*args):
@@ -16,19 +18,37 @@ def _flags(help_text):
     return set(re.findall(r"^\s+--(?:\[no\])?(\w+):", help_text, re.MULTILINE))
 
 
-@pytest.mark.parametrize("entry, flag", [("generate", "seeds"), ("evaluate", "metrics")])
-def test_entry_point_is_the_module_program(entry, flag):
-    # As the console script calls it: argv[0] is the script's name, the flags are the program's own.
-    script = _run("-c", f"import sys; sys.argv = ['svgan-{entry}', '--help']; "
-                        f"from svgan_tf.programs import {entry}; {entry}()")
-    module = _run("-m", f"svgan_tf.{entry}", "--help")
-    assert flag in _flags(module.stdout)
+def _script_help(script, *args):
+    """`script args --help` as the console script calls it: argv[0] is the script's name."""
+    function = script.removeprefix("svgan-").replace("-", "_").replace("import", "import_reference")
+    return _run("-c", f"import sys; sys.argv = {[script, *args, '--help']!r}; "
+                      f"from svgan_tf.cli import {function}; {function}()")
+
+
+def test_every_console_script_is_declared():
+    with open("pyproject.toml") as f:
+        declared = dict(re.findall(r'^(svgan-[\w-]+) = "svgan_tf\.cli:(\w+)"$', f.read(), re.MULTILINE))
+    assert set(declared) == set(cli.PROGRAMS)
+    for script, function in declared.items():
+        assert getattr(cli, function).__doc__ == f"`{script}`: python -m {cli.PROGRAMS[script]}."
+
+
+@pytest.mark.parametrize("script, args, flag", [
+    ("svgan-train", [], "data"), ("svgan-generate", [], "seeds"), ("svgan-evaluate", [], "metrics"),
+    ("svgan-export", ["tflite"], "quantization"), ("svgan-dataset", [], "source"), ("svgan-import", [], "pkl"),
+    ("svgan-serve-client", [], "server"), ("svgan-play", [], "model")])
+def test_console_script_runs_its_program(script, args, flag):
+    assert flag in _flags(_script_help(script, *args).stdout)
+
+
+def test_entry_point_lists_the_module_programs_flags():
+    module = _run("-m", "svgan_tf.generate", "--help")
+    script = _script_help("svgan-generate")
     assert _flags(script.stdout) == _flags(module.stdout)
     assert script.returncode == module.returncode  # absl's --help exits with 1
 
 
 def test_export_dispatches_on_the_format():
-    assert "quantization" in _flags(_run("-m", "export", "tflite", "--help").stdout)
     for args in ([], ["pdf"]):
-        bad = _run("-m", "export", *args)
+        bad = _run("-m", "svgan_tf.export", *args)
         assert bad.returncode == 2 and "savedmodel|tflite|onnx" in bad.stderr

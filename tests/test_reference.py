@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from svgan_tf import reference
+from svgan_tf.interop import reference
 from tests.conftest import REPO
 from tools import reference_check
 

@@ -1,4 +1,4 @@
-"""svgan_tf.reference_pickle: reading official training snapshots as data only.
+"""svgan_tf.interop.snapshot: reading official training snapshots as data only.
 
 Hostile pickles are written here opcode by opcode (`tests.snapshot_writer` names globals as plain strings, so no
 module is imported to write them), each carrying a payload that would create a marker file if anything from it ran.
@@ -13,8 +13,8 @@ import struct
 import numpy as np
 import pytest
 
-from svgan_tf import reference_pickle as rp
-from svgan_tf.reference_pickle import SnapshotFormatError, UnsafePickleError, read_snapshot, to_plain
+from svgan_tf.interop import snapshot as rp
+from svgan_tf.interop.snapshot import SnapshotFormatError, UnsafePickleError, read_snapshot, to_plain
 from tests.conftest import OFFICIAL_SMALL as OFFICIAL
 from tests.snapshot_writer import (Call, Global, New, Pid, SnapshotWriter, dumps, legacy_storage, module_state,
                                    parameter, persistent, tensor)

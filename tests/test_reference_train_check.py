@@ -37,7 +37,7 @@ def test_official_train_small_within_every_tolerance(official_train_small, capsy
 
 # (name, file, original text, mutated text, quantities that must fail).
 MUTANTS = [
-    ("G loss sign", "svgan_tf/loss.py", "loss = tf.nn.softplus(-fake_logits)", "loss = tf.nn.softplus(fake_logits)",
+    ("G loss sign", "svgan_tf/training/loss.py", "loss = tf.nn.softplus(-fake_logits)", "loss = tf.nn.softplus(fake_logits)",
      ["it0 Gmain loss per clip", "it0 Gmain grads (68 tensors)"]),
     ("swapped optimisers", "svgan_tf/train.py",
      '((G, cfg.g_reg_interval, "G_opt"), (D, cfg.r1_interval, "D_opt"))',
@@ -47,14 +47,14 @@ MUTANTS = [
      'Phase("Dreg", "D", "D_opt", r1_interval, 1)', ["it0 Dreg objective", "it0 Dreg grads (35 tensors)"]),
     ("wrong EMA beta", "svgan_tf/train.py", "return 0.5 ** (batch / (ema_kimg * 1000.0))",
      "return 0.5 ** (batch / (ema_kimg * 1024.0))", ["EMA beta", "it0 EMA G_ema"]),
-    ("Keras-style epsilon", "svgan_tf/optimizer.py",
+    ("Keras-style epsilon", "svgan_tf/training/optimizer.py",
      "denominator = tf.sqrt(v) / bias_correction2_sqrt + tf.constant(self.epsilon, dtype)",
      "denominator = (tf.sqrt(v) + tf.constant(self.epsilon, dtype)) / bias_correction2_sqrt",
      ["it0 Gmain adam params", "it0 Dmain adam params"]),
-    ("None instead of zero R1 gradients", "svgan_tf/loss.py",
+    ("None instead of zero R1 gradients", "svgan_tf/training/loss.py",
      "_dense(tape.gradient(target, variables), variables, zero_fill=True)",
      "_dense(tape.gradient(target, variables), variables)", ["it0 Dreg grads", "free run it0 D_opt exp_avg_sq"]),
-    ("Dmain fake/real swapped", "svgan_tf/loss.py", "loss_fake = tf.nn.softplus(fake_logits)",
+    ("Dmain fake/real swapped", "svgan_tf/training/loss.py", "loss_fake = tf.nn.softplus(fake_logits)",
      "loss_fake = tf.nn.softplus(-fake_logits)", ["it0 Dmain loss_fake per clip", "it0 Dmain grads (35 tensors)"]),
 ]
 

@@ -1,4 +1,4 @@
-"""TF Serving contract of the exported SavedModel and tools/serve_client.py, without a model server.
+"""TF Serving contract of the exported SavedModel and svgan_tf/serve_client.py, without a model server.
 
 No tensorflow_model_server runs here (none can be installed on this machine). What is tested instead:
 
@@ -38,10 +38,10 @@ from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 from tensorflow_serving.config import model_server_config_pb2
 
-from export.savedmodel import export_savedmodel
+from svgan_tf.export.savedmodel import export_savedmodel
 from tests.conftest import REPO
 from tests.tiny_models import TINY_G, tiny_generator
-from tools import serve_client as sc
+from svgan_tf import serve_client as sc
 
 MODEL = "sky"
 D = TINY_G["motion_z_distance"]  # 4
@@ -558,16 +558,16 @@ def test_client_renders_through_stand_in_server(exported, info, stand_ins, tmp_p
 
 
 def test_command_line_program_writes_mp4(exported, info, stand_ins, tmp_path):
-    """`python -m tools.serve_client` as a user runs it (its flags exist only under __main__)."""
+    """`python -m svgan_tf.serve_client` as a user runs it (its flags exist only under __main__)."""
     out = tmp_path / "clip-{seed}.mp4"
     result = subprocess.run(
-        [sys.executable, "-m", "tools.serve_client", "--protocol=rest", f"--server={stand_ins['rest']}",
+        [sys.executable, "-m", "svgan_tf.serve_client", "--protocol=rest", f"--server={stand_ins['rest']}",
          f"--model={MODEL}", "--seeds=3", "--num_frames=6", "--frames_per_request=4", f"--out={out}"],
         cwd=REPO, capture_output=True, text=True, timeout=120,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "seed 3: 6 frames in 2 requests" in result.stdout
-    from svgan_tf.video import read_mp4
+    from svgan_tf.data.video import read_mp4
     video = read_mp4(tmp_path / "clip-3.mp4")
     times = sc.frame_times(6)
     direct = np.concatenate([_direct(exported, "serving_default", inputs)["frames"][0]
@@ -651,7 +651,7 @@ def test_deployment_doc_commands():
     assert ("docker run -p 8500:8500 -p 8501:8501 --mount type=bind,source=$(pwd)/models/sky,target=/models/sky "
             "-e MODEL_NAME=sky -t tensorflow/serving") in doc
     for protocol in ("rest", "grpc"):
-        assert f"python -m tools.serve_client --protocol={protocol}" in doc
+        assert f"python -m svgan_tf.serve_client --protocol={protocol}" in doc
     assert "was not run on this machine" in doc
 
 

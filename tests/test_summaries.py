@@ -4,7 +4,7 @@ import io
 
 import numpy as np
 
-from svgan_tf import summaries
+from svgan_tf.training import summaries
 
 
 def test_to_uint8_maps_minus_one_to_one_onto_0_255():

@@ -8,14 +8,14 @@ import keras
 import numpy as np
 from PIL import Image
 
-from export import tflite
-from svgan_tf import summaries
+from svgan_tf.export import tflite
+from svgan_tf.training import summaries
 from svgan_tf.latents import MotionTokenStream, content_z
 from tests.tiny_models import tiny_generator
 
 # Runs the player with TensorFlow made unimportable: any `import tensorflow` raises ImportError.
 NO_TENSORFLOW = ("import runpy, sys; sys.modules['tensorflow'] = None; sys.argv[0] = 'tflite_player'; "
-                 "runpy.run_module('tools.tflite_player', run_name='__main__')")
+                 "runpy.run_module('svgan_tf.play', run_name='__main__')")
 
 
 def test_player_renders_the_keras_frames_without_tensorflow(tmp_path):
@@ -40,7 +40,7 @@ def test_player_renders_the_keras_frames_without_tensorflow(tmp_path):
 
 def test_player_refuses_a_file_that_is_not_a_frame_model(tmp_path):
     (tmp_path / "bad.tflite").write_bytes(b"not a flatbuffer")
-    result = subprocess.run([sys.executable, "-m", "tools.tflite_player", f"--model={tmp_path / 'bad.tflite'}",
+    result = subprocess.run([sys.executable, "-m", "svgan_tf.play", f"--model={tmp_path / 'bad.tflite'}",
                              f"--out={tmp_path / 'v.mp4'}"], capture_output=True, text=True)
     assert result.returncode != 0 and "bad.tflite" in result.stderr
     assert not (tmp_path / "v.mp4").exists()

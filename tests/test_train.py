@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from svgan_tf import config, evaluate, reference, train
-from svgan_tf.generator import Generator
+from svgan_tf.training import config
+from svgan_tf import evaluate, train
+from svgan_tf.interop import reference
+from svgan_tf.networks.generator import Generator
 from tests.conftest import REPO
 
 # A tiny model on the built-in synthetic videos: a step takes well under a second on a CPU.

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from svgan_tf import video
-from svgan_tf.video import open_writer, output_format, read_mp4
+from svgan_tf.data import video
+from svgan_tf.data.video import open_writer, output_format, read_mp4
 
 
 def _frames(n, h=32, w=48, start=0):

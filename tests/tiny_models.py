@@ -1,7 +1,7 @@
 """Tiny model configurations shared by the tests (CPU-fast, every architectural feature kept)."""
 
-from svgan_tf.discriminator import Discriminator
-from svgan_tf.generator import Generator
+from svgan_tf.networks.discriminator import Discriminator
+from svgan_tf.networks.generator import Generator
 
 TINY_G = dict(z_dim=8, w_dim=12, img_resolution=32, channel_base=256, channel_max=16, num_fp16_res=0,
               conv_clamp=256, motion_z_dim=6, motion_v_dim=10, motion_kernel_size=3, motion_z_distance=4,

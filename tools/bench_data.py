@@ -1,9 +1,9 @@
-"""Input-pipeline throughput of svgan_tf.data.real_clip_dataset (clips/s and frames/s).
+"""Input-pipeline throughput of svgan_tf.data.pipeline.real_clip_dataset (clips/s and frames/s).
 
     python -m tools.bench_data                                  # demo source (32x32, rendered on the fly)
     python -m tools.bench_data --data=demo,/tmp/demo256 --make_demo_tfrecord=/tmp/demo256 --batch=32
 
---make_demo_tfrecord=DIR first writes DIR (when it does not exist) with tools/make_dataset.py: the demo
+--make_demo_tfrecord=DIR first writes DIR (when it does not exist) with svgan_tf/dataset.py: the demo
 videos rendered at --demo_resolution (default 256) and stored as JPEG (quality 95), --demo_videos of them. After
 --warmup batches, --batches batches are timed; the pipeline only decodes and batches (no training step).
 """
@@ -26,7 +26,7 @@ FLAGS = flags.FLAGS
 
 def measure(path, sampling):
     """Prints and returns clips/s of real_clip_dataset on `path`."""
-    from svgan_tf import data
+    from svgan_tf.data import pipeline as data
 
     source = data.open_source(path, sampling=sampling)
     iterator = iter(data.real_clip_dataset(source, sampling, FLAGS.batch, seed=0))
@@ -43,8 +43,8 @@ def measure(path, sampling):
 
 def main(argv):
     del argv
-    from svgan_tf import data
-    from tools import make_dataset
+    from svgan_tf.data import pipeline as data
+    from svgan_tf import dataset as make_dataset
 
     if FLAGS.make_demo_tfrecord and not os.path.exists(FLAGS.make_demo_tfrecord):
         make_dataset.make_dataset("demo", FLAGS.make_demo_tfrecord, FLAGS.demo_resolution, max_videos=FLAGS.demo_videos,

@@ -6,7 +6,7 @@
 For each of Keras (the generator's frame-at-time tf.function), SavedModel, LiteRT float32 / float16 /
 int8 and ONNX Runtime: the median wall time of one 1-frame call (batch 1, after 2 warm-up calls) over
 `--runs` calls with `--threads` threads, the artefact size, and its parity errors against the Keras
-model (`export.parity`). Target (issue 4): LiteRT at most half of the reference PyTorch's 0.42 s per
+model (`svgan_tf.export.parity`). Target (issue 4): LiteRT at most half of the reference PyTorch's 0.42 s per
 256^2 frame on a 2-core CPU.
 """
 
@@ -19,13 +19,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from export import onnx as onnx_export
-from export import parity, tflite
-from export.frame_model import FrameModel
-from export.savedmodel import SavedModelRunner, export_savedmodel
-from svgan_tf import reference
-from svgan_tf.checkpoints import load_generator
-from svgan_tf.generator import Generator
+from svgan_tf.export import onnx as onnx_export
+from svgan_tf.export import parity, tflite
+from svgan_tf.export.frame_model import FrameModel
+from svgan_tf.export.savedmodel import SavedModelRunner, export_savedmodel
+from svgan_tf.interop import reference
+from svgan_tf.training.run_dir import load_generator
+from svgan_tf.networks.generator import Generator
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint", None, "Generator to export (default: the Sky-256 architecture, random weights).")

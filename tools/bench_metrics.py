@@ -14,8 +14,8 @@ from absl import app, flags
 import keras
 import tensorflow as tf
 
-from svgan_tf import data
-from svgan_tf.generator import Generator
+from svgan_tf.data import pipeline as data
+from svgan_tf.networks.generator import Generator
 from svgan_tf.metrics import i3d, protocols
 
 FLAGS = flags.FLAGS

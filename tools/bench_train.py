@@ -22,13 +22,15 @@ import time
 from absl import app, flags
 import tensorflow as tf
 
-from svgan_tf import config, data, train
+from svgan_tf.training import config
+from svgan_tf.data import pipeline as data
+from svgan_tf import train
 
 config.define_flags()
 flags.DEFINE_integer("steps", 3, "Timed steps of each kind (median reported).")
 flags.DEFINE_integer("resolution", 256, "Resolution of the synthetic clips (and so of the model).")
 FLAGS = flags.FLAGS
-# The training flags of svgan_tf.config apply (e.g. --batch, --num_fp16_res, --mixed_precision, --jit); the
+# The training flags of svgan_tf.training.config apply (e.g. --batch, --num_fp16_res, --mixed_precision, --jit); the
 # defaults here are the SkyTimelapse model in float32 on synthetic data.
 FLAGS.set_default("data", "demo")
 FLAGS.set_default("batch", 4)

@@ -5,7 +5,7 @@
 A fixture directory holds `config.json` (reference constructor arguments `G_kwargs` / `D_kwargs` and the
 list of `calls` that produced the outputs), `params_G.npz` / `params_D.npz` (reference state_dicts),
 `inputs.npz` and `outputs.npz`. Every size is read from those files. The networks are built in float32,
-the reference weights loaded through `svgan_tf.reference`, every listed call is run, and one line per
+the reference weights loaded through `svgan_tf.interop.reference`, every listed call is run, and one line per
 output gives its max abs difference and the tolerance. Exit status 1 if any output is out of tolerance
 (or a call is unknown), 2 if the fixture itself cannot be read.
 
@@ -125,7 +125,7 @@ def check(directory, out=None, G=None, D=None, iterations=None):
         if G is not None or D is not None:
             raise ValueError("G and D can only replace the networks of a network fixture")
         return reference_train_check.check(directory, out, iterations)
-    from svgan_tf import reference
+    from svgan_tf.interop import reference
 
     config, params_G, params_D, inputs, outputs = load_fixture(directory)
     # Parity is defined in float32: mixed precision off whatever num_fp16_res says.

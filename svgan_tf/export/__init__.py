@@ -1,0 +1,1 @@
+"""The frame-at-time generator for TF Serving (SavedModel), LiteRT and ONNX."""

@@ -1,0 +1,1 @@
+"""The reference implementation's formats: parameter names and its pickled snapshots."""

@@ -1,0 +1,1 @@
+"""StyleGAN-V's networks: layers, motion mapping, generator, discriminator."""

@@ -1,0 +1,1 @@
+"""The training recipe: config, augmentation, loss, optimiser, draws, loop, run directory."""
