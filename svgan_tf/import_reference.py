@@ -29,7 +29,9 @@ import time
 from absl import app, flags
 import tensorflow as tf
 
-from svgan_tf import atomic, train
+from svgan_tf import atomic
+
+from svgan_tf.training import loop
 from svgan_tf.training import config
 from svgan_tf.interop import reference, snapshot as reference_pickle
 from svgan_tf.training.run_dir import load_generator
@@ -117,7 +119,7 @@ def write_run(out_dir, cfg, weights, source):
     if os.path.exists(out_dir):
         raise FileExistsError(f"{out_dir} exists: choose another --out.")
     with atomic.staged_path(out_dir, directory=True) as staging:
-        training = train.build_training(dataclasses.replace(cfg, outdir=out_dir), tf.distribute.get_strategy())
+        training = loop.build_training(dataclasses.replace(cfg, outdir=out_dir), tf.distribute.get_strategy())
         for name in ("G", "D", "G_ema"):
             if weights.get(name) is not None:
                 reference.load_reference_weights(getattr(training, name), weights[name], source=f"{source}: {name}")

@@ -54,7 +54,7 @@ def test_snapshot_imports_and_passes_the_reference_check(reference_pickle, offic
 
 
 def test_training_resumes_from_an_imported_snapshot(reference_pickle, tmp_path):
-    from svgan_tf import train
+    from svgan_tf.training import loop
     out = tmp_path / "imported"
     import_reference.import_snapshot(str(reference_pickle), str(out))
     cfg, _, D_imported, _ = _networks(out)
@@ -66,7 +66,7 @@ def test_training_resumes_from_an_imported_snapshot(reference_pickle, tmp_path):
     fine = dataclasses.replace(cfg, data=str(tmp_path / "data"), outdir=str(tmp_path / "fine"), batch=2, mbstd_group_size=2,
                                aug="noaug", kimg=0.012, tick_kimg=0.006, snapshot_kimg=0.012,
                                resume=str(out / "checkpoints" / "ckpt-0"))
-    training = train.train(fine.resolve(64), max_steps=1)
+    training = loop.train(fine.resolve(64), max_steps=1)
     assert int(training.step.numpy()) == 1
     moved = [float(np.max(np.abs(a.numpy() - b.numpy()))) for a, b in zip(training.D.weights, D_imported.weights)]
     assert 0 < max(moved) < 1.0  # one small step from the imported weights, not a fresh initialisation

@@ -15,7 +15,8 @@ import pytest
 import tensorflow as tf
 
 from svgan_tf.training import config
-from svgan_tf import evaluate, train
+from svgan_tf import evaluate
+from svgan_tf.training import loop
 from svgan_tf.interop import reference
 from svgan_tf.networks.generator import Generator
 from tests.conftest import REPO
@@ -35,9 +36,9 @@ def _values(model):
 def test_mirrored_steps_train_both_networks_and_the_ema(tmp_path):
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     cfg = dataclasses.replace(TINY, outdir=str(tmp_path), kimg=0.012 * 3, aug="ada")
-    training = train.train(cfg, strategy=strategy)
+    training = loop.train(cfg, strategy=strategy)
     assert strategy.num_replicas_in_sync == 2 and int(training.step.numpy()) == 3
-    fresh = train.build_training(cfg.resolve(32), tf.distribute.get_strategy())
+    fresh = loop.build_training(cfg.resolve(32), tf.distribute.get_strategy())
     for name in ("G", "D"):
         changed = [not np.array_equal(a, b) for a, b in zip(_values(getattr(training, name)),
                                                                _values(getattr(fresh, name)))]
@@ -57,10 +58,10 @@ def test_mirrored_steps_train_both_networks_and_the_ema(tmp_path):
 
 
 def test_resume_continues_exactly(tmp_path):
-    whole = train.train(dataclasses.replace(TINY, outdir=str(tmp_path / "whole")))
+    whole = loop.train(dataclasses.replace(TINY, outdir=str(tmp_path / "whole")))
     first = dataclasses.replace(TINY, outdir=str(tmp_path / "split"))
-    train.train(first, max_steps=2)
-    resumed = train.train(dataclasses.replace(first, resume="latest"))
+    loop.train(first, max_steps=2)
+    resumed = loop.train(dataclasses.replace(first, resume="latest"))
     assert int(resumed.step.numpy()) == int(whole.step.numpy()) == 6
     for name in ("G", "D", "G_ema"):
         for a, b in zip(_values(getattr(whole, name)), _values(getattr(resumed, name))):
@@ -99,17 +100,17 @@ def test_sigkill_then_resume_latest(tmp_path):
 
 def test_mixed_float16_steps_scale_the_loss(tmp_path):
     cfg = dataclasses.replace(TINY, outdir=str(tmp_path), num_fp16_res=1, kimg=0.012 * 2, aug="noaug")
-    training = train.train(cfg)
+    training = loop.train(cfg)
     assert type(training.D_opt).__name__ == "LossScaleOptimizer"
     assert training.D.blocks[0].compute_dtype == "float16" and training.G.synthesis.blocks[-1].compute_dtype == "float16"
     assert all(np.all(np.isfinite(v)) for v in _values(training.G) + _values(training.D))
     assert any(not np.array_equal(a, b) for a, b in zip(_values(training.D),
-                                                        _values(train.build_training(cfg.resolve(32), tf.distribute.get_strategy()).D)))
+                                                        _values(loop.build_training(cfg.resolve(32), tf.distribute.get_strategy()).D)))
 
 
 def test_jit_is_refused_on_cpu(tmp_path):
     with pytest.raises(ValueError, match="--jit needs a GPU"):
-        train.train(dataclasses.replace(TINY, outdir=str(tmp_path), jit=True))
+        loop.train(dataclasses.replace(TINY, outdir=str(tmp_path), jit=True))
 
 
 def test_two_workers_train_in_sync(tmp_path):
@@ -143,7 +144,7 @@ def test_metrics_during_training(tmp_path, monkeypatch):
     monkeypatch.setattr(evaluate, "default_detectors", lambda: STUB)  # the metric plumbing, not I3D, is tested here
     cfg = dataclasses.replace(TINY, outdir=str(tmp_path), kimg=0.012 * 2, metrics=("fvd2048_16f",),
                               metrics_every_kimg=0.012, metrics_num_fake=8)
-    train.train(cfg)
+    loop.train(cfg)
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [(line["metric"], line["step"]) for line in lines] == [("fvd2048_16f", 1), ("fvd2048_16f", 2)]
     assert all(line["value"] > 0 and line["scaled_down"] for line in lines)

@@ -134,7 +134,7 @@ def measure(dataset):
     """Trains (or resumes) one dataset's run and returns its results dictionary."""
     from svgan_tf.training import config
     from svgan_tf.data import pipeline as data
-    from svgan_tf import train
+    from svgan_tf.training import loop
     from svgan_tf.training.run_dir import load_generator
     from svgan_tf.metrics import protocols
     from svgan_tf.metrics.frechet import frechet_distance
@@ -166,7 +166,7 @@ def measure(dataset):
     outdir = os.path.join(root, "run")
     cfg = run_config(outdir, data_path, kimg)
     start = time.time()
-    train.train(cfg)
+    loop.train(cfg)
     train_seconds = time.time() - start
     total_steps = config.kimg_to_steps(kimg, cfg.batch, cfg.num_frames)
     paths = checkpoints_by_percent(outdir, total_steps)

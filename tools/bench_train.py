@@ -5,7 +5,7 @@
 
 Every training flag of `svgan_tf.train` is accepted (defaults here: SkyTimelapse, batch 4, float32).
 
-Builds the full networks (random weights) and the real training steps of `svgan_tf.train` (Gmain + Dmain,
+Builds the full networks (random weights) and the real training steps of `svgan_tf.training.loop` (Gmain + Dmain,
 and the same plus the lazy R1 phase), with ADA bgc at p = 0.2 so the augmentation cost is included. Real
 clips come from the built-in synthetic videos at 256x256, one batch cached so that only the step is timed.
 Prints seconds per step without / with R1 (median of --steps after a warm-up), s/kimg for the reference
@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from svgan_tf.training import config
 from svgan_tf.data import pipeline as data
-from svgan_tf import train
+from svgan_tf.training import loop
 
 config.define_flags()
 flags.DEFINE_integer("steps", 3, "Timed steps of each kind (median reported).")
@@ -41,12 +41,12 @@ FLAGS.set_default("aug_p", 0.2)
 
 def main(argv):
     del argv
-    strategy = train.make_strategy()
+    strategy = loop.make_strategy()
     cfg = config.from_flags().resolve(FLAGS.resolution, num_replicas=strategy.num_replicas_in_sync)
     sampling = cfg.sampling()
     source = data.DemoSource(resolution=FLAGS.resolution, sampling=sampling)
-    training = train.build_training(cfg, strategy)
-    train_step = train.make_train_step(cfg, training, source, strategy)
+    training = loop.build_training(cfg, strategy)
+    train_step = loop.make_train_step(cfg, training, source, strategy)
     dataset = strategy.distribute_datasets_from_function(
         lambda ctx: data.real_clip_dataset(source, sampling, ctx.get_per_replica_batch_size(cfg.batch), 0,
                                            input_context=ctx).take(1).cache().repeat())

@@ -4,8 +4,8 @@
 
 A training fixture (format: that directory's README) holds `config.json`, `state_k.npz` (the whole training state
 before iteration k) and `iter_k.npz` (iteration k's inputs and results). Every size, setting and the schedule are
-read from those files. The project's own training objects are built from them (`train.build_training`,
-`train.make_train_step`, the loss, the phase table, the optimisers) with a sampler that replays the recorded
+read from those files. The project's own training objects are built from them (`loop.build_training`,
+`loop.make_train_step`, the loss, the phase table, the optimisers) with a sampler that replays the recorded
 draws, then checked two ways:
 
 1. Teacher-forced, per iteration and phase, each starting from the reference's recorded state: D's logits, the
@@ -209,16 +209,16 @@ class _Setup:
         import tensorflow as tf
 
         from svgan_tf.interop import reference
-        from svgan_tf import train
+        from svgan_tf.training import loop
 
         self.fx, self.reference = fx, reference
         self.cfg = _train_config(fx)
         self.strategy = tf.distribute.get_strategy()
         G = reference.build_generator(fx.config["G_kwargs"], mixed_precision=None)
         D = reference.build_discriminator(fx.config["D_kwargs"], mixed_precision=None)
-        self.training = train.build_training(self.cfg, self.strategy, G=G, D=D)
+        self.training = loop.build_training(self.cfg, self.strategy, G=G, D=D)
         motion_z = fx.iterations[0]["inputs/Gmain/motion_z"]
-        self.step = train.make_train_step(self.cfg, self.training, None, self.strategy,
+        self.step = loop.make_train_step(self.cfg, self.training, None, self.strategy,
                                           sampler=RecordedSampler(fx, motion_z.shape[1], motion_z.shape[2]))
         self.phases = {p.name: p for p in self.step.phases}
         self.names = {m: {n: (v, layout) for n, v, layout in reference.reference_variables(getattr(self.training, m))}
@@ -276,13 +276,13 @@ class _Setup:
 def _check_optimizer(setup, report, label, phase, before, before_opt, grads, after, after_opt):
     """Teacher-forced optimiser step of a phase (its optimiser from our phase table): recorded gradients from a
     recorded state -> the next recorded state."""
-    from svgan_tf import train
+    from svgan_tf.training import loop
 
     opt_name, module = phase.opt, phase.module
     setup.load(module, before)
     setup.load_opt(opt_name, module, before_opt)
     model = getattr(setup.training, module)
-    train.apply_gradients(getattr(setup.training, opt_name), setup.grads_from_reference(module, grads),
+    loop.apply_gradients(getattr(setup.training, opt_name), setup.grads_from_reference(module, grads),
                           model.trainable_variables)
     names = sorted(after_opt)
     report.check(f"{label} adam params", "adam params", setup.values(module, names), [after[n] for n in names],
@@ -327,7 +327,7 @@ def teacher_forced(setup, report, iterations):
     import tensorflow as tf
 
     from svgan_tf.training import loss as loss_lib
-    from svgan_tf import train
+    from svgan_tf.training import loop
 
     fx, training, loss = setup.fx, setup.training, setup.step.loss
     for k in range(iterations):
@@ -384,7 +384,7 @@ def teacher_forced(setup, report, iterations):
         # EMA of G after the iteration's phases.
         setup.load("G", fx.params(S1, "G"))
         setup.load("G_ema", fx.params(S, "G_ema"))
-        train.update_ema(training.G_ema, training.G, setup.step.ema_beta)
+        loop.update_ema(training.G_ema, training.G, setup.step.ema_beta)
         names = sorted(fx.params(S1, "G_ema"))
         names = [n for n in names if n in setup.names["G_ema"]]
         report.check(f"it{k} EMA G_ema", "ema", setup.values("G_ema", names), [S1[f"G_ema/{n}"] for n in names])

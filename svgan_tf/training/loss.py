@@ -2,7 +2,7 @@
 
 `StyleGANVLoss.Gmain`, `.Dmain` and `.Dreg` each run their forward passes, take the gradients of their objective
 with respect to their network and return them with what the reference reports (`training_stats.report` names,
-per clip). The training loop (`svgan_tf.train`) owns the phase table (which phase runs when, with which optimiser
+per clip). The training loop (`svgan_tf.training.loop`) owns the phase table (which phase runs when, with which optimiser
 and gain) and applies the gradients.
 
 Reductions follow the reference: per-clip losses, averaged over the clips of the batch (not over frames), times

@@ -1,0 +1,438 @@
+"""The training loop of StyleGAN-V (the program is `python -m svgan_tf.train`).
+
+One readable loop (the StyleGAN2-ADA recipe, SPEC.md section 4), commented phase by phase:
+
+1. Initialise: strategy (MirroredStrategy over the visible GPUs, the default strategy on a CPU,
+   MultiWorkerMirroredStrategy when TF_CONFIG names several workers), dataset metadata, resolved config.
+2. Networks and state, created inside the strategy scope: G, D, G_ema, both Adam optimisers (with the
+   lazy-regularisation correction of lr and beta2), step counter, ADA probability; a checkpoint manager;
+   resume.
+3. Data: an index-based sparse-clip pipeline per input pipeline, restarted at the data position of the
+   resumed step (clips consumed = step x batch), so a resumed run sees exactly the clips it would have.
+4. Train: each step runs the phases of the phase table that are due (Gmain, Dmain, and every `r1_interval`
+   steps Dreg: lazy R1 through the augmentation), the objective of each being a method of
+   `svgan_tf.training.loss.StyleGANVLoss` and its random inputs explicit draws (`svgan_tf.training.draws`); then the EMA of G;
+   every `ada_interval` steps ADA adjusts p. All of it on the device: the host reads statistics once per tick.
+5. Maintenance per tick (`tick_kimg`): console line and TensorBoard scalars; per snapshot
+   (`snapshot_kimg`): checkpoint, sample grid image and animated grid, G_ema in reference format.
+
+All randomness is stateless and keyed by (seed, step, phase, replica): together with the index-based data
+this makes a resumed run continue exactly as if it had not stopped.
+"""
+
+import dataclasses
+import functools
+import json
+import os
+import shutil
+import tempfile
+import time
+
+from absl import logging
+import keras
+import numpy as np
+import tensorflow as tf
+
+from svgan_tf.training import augment, config, draws, optimizer, summaries
+from svgan_tf.data import pipeline as data, video
+from svgan_tf import evaluate
+from svgan_tf.interop import reference
+from svgan_tf.training import loss as loss_lib
+from svgan_tf.networks.discriminator import Discriminator
+from svgan_tf.networks.generator import Generator
+from svgan_tf.networks.layers import lerp
+
+
+def make_strategy():
+    """MultiWorkerMirrored with several TF_CONFIG workers, Mirrored over GPUs, else the default strategy."""
+    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+    if len(cluster.get("worker", [])) > 1:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if tf.config.list_logical_devices("GPU"):
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _is_chief(strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    return resolver is None or resolver.task_type in (None, "chief") or (
+        resolver.task_type == "worker" and resolver.task_id == 0)
+
+
+@dataclasses.dataclass
+class Training:
+    """Everything a step and a checkpoint need."""
+    G: Generator
+    D: Discriminator
+    G_ema: Generator
+    G_opt: keras.optimizers.Optimizer
+    D_opt: keras.optimizers.Optimizer
+    step: tf.Variable
+    ada_p: tf.Variable
+    ada_stats: tf.Variable  # sum of sign(D(real)) and count since the last ADA adjustment
+    tick_stats: tf.Variable  # [len(TICK_STATS), 2]: sum and count of each statistic since the host last read it
+
+    def checkpoint(self):
+        return tf.train.Checkpoint(G=self.G, D=self.D, G_ema=self.G_ema, G_opt=self.G_opt, D_opt=self.D_opt,
+                                   step=self.step, ada_p=self.ada_p, ada_stats=self.ada_stats)
+
+
+# What the progress line and TensorBoard show: reference statistic names, averaged over a tick.
+TICK_STATS = ("Loss/G/loss", "Loss/D/loss", "Loss/r1_penalty", "Loss/scores/fake", "Loss/scores/real",
+              "Loss/signs/real")
+
+
+def build_training(cfg, strategy, G=None, D=None):
+    """Networks, optimisers and counters, created inside `strategy.scope()` (Keras 3 requires both there).
+
+    `G` and `D` replace the networks built from `cfg` (e.g. reference networks; G_ema starts as a copy of G).
+    """
+    keras.utils.set_random_seed(cfg.seed)  # the initial weights are a function of the seed
+    with strategy.scope():
+        G = G or Generator(**cfg.generator_kwargs(), name="G")
+        D = D or Discriminator(**cfg.discriminator_kwargs(), name="D")
+        G_ema = Generator(**{**G.get_config(), "name": "G_ema"})
+        for e, g in zip(G_ema.weights, G.weights):
+            e.assign(g)
+        loss_scale = cfg.num_fp16_res > 0 and cfg.mixed_precision == "mixed_float16"
+        optimisers = []
+        for model, interval, name in ((G, cfg.g_reg_interval, "G_opt"), (D, cfg.r1_interval, "D_opt")):
+            opt = optimizer.make_optimizer(cfg.lr, cfg.betas, cfg.eps, interval, loss_scale=loss_scale)
+            opt.build(model.trainable_variables)
+            optimisers.append(opt)
+        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        ada_p = tf.Variable(cfg.aug_p if cfg.aug != "noaug" else 0.0, trainable=False, name="ada_p")
+        ada_stats = tf.Variable([0.0, 0.0], trainable=False, name="ada_stats")
+        tick_stats = tf.Variable(tf.zeros([len(TICK_STATS), 2]), trainable=False, name="tick_stats")
+    return Training(G, D, G_ema, *optimisers, step, ada_p, ada_stats, tick_stats)
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase:
+    """A row of the phase table: `StyleGANVLoss.<name>` runs when step % interval == 0 and its gradients,
+    scaled by `gain`, step `opt` on `module` (attributes of `Training`)."""
+    name: str
+    module: str
+    opt: str
+    interval: int
+    gain: int
+
+
+def phase_table(r1_interval):
+    """The reference's phases in execution order (StyleGAN2-ADA's training loop).
+
+    Greg (path length) is absent: StyleGAN-V trains with pl_weight 0, so the reference's Greg phase has no
+    gradient and no optimiser step; G's regularisation interval still scales G's optimiser (`build_training`).
+    r1_interval 0 drops Dreg (no R1 at all).
+    """
+    phases = [Phase("Gmain", "G", "G_opt", 1, 1), Phase("Dmain", "D", "D_opt", 1, 1)]
+    if r1_interval > 0:
+        phases.append(Phase("Dreg", "D", "D_opt", r1_interval, r1_interval))
+    return phases
+
+
+def apply_gradients(opt, grads, variables):
+    """One optimiser step on a phase's gradients (times the loss scale under float16).
+
+    With float16 the LossScaleOptimizer unscales, skips steps whose gradients are not finite and lowers the
+    scale; otherwise gradients are scrubbed of NaN/Inf as the reference does. Variables without a gradient
+    (None) are left alone, moments and step included, as torch's Adam does.
+    """
+    if not isinstance(opt, keras.optimizers.LossScaleOptimizer):
+        grads = loss_lib.scrub(grads)
+    pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
+    opt.apply([g for g, _ in pairs], [v for _, v in pairs])
+
+
+def update_ema(G_ema, G, beta):
+    """G_ema <- lerp(G, G_ema, beta) for parameters (torch.lerp's rounding); buffers (w_avg, positional-encoding
+    constants) are copied."""
+    for e, g in zip(G_ema.trainable_weights, G.trainable_weights):
+        e.assign(lerp(g, e, beta))
+    for e, g in zip(G_ema.non_trainable_weights, G.non_trainable_weights):
+        e.assign(g)
+
+
+@dataclasses.dataclass(frozen=True)
+class Ada:
+    """ADA settings of the step: adjust p every `interval` steps towards `target` by `speed`."""
+    interval: int
+    target: float
+    speed: float
+
+
+class TrainStep:
+    """The compiled training step: the phases due at a step, the EMA of G, the statistics and ADA, on the device.
+
+    One graph per combination of due phases, traced once. Nothing is read back to the
+    host: per-step statistics accumulate in `training.tick_stats`, which the loop reads once per tick.
+
+    Args:
+        training: the `Training` state.
+        loss: a `StyleGANVLoss` on training.G / training.D.
+        sampler: (phase name, step tensor, replica id) -> `draws.Draws`.
+        strategy: the tf.distribute strategy `training` lives in.
+        phases: the phase table (`phase_table`).
+        ema_beta: G_ema's decay per step.
+        ada: `Ada` settings, or None (no adaptive augmentation).
+        jit: XLA-compile the step.
+    """
+
+    def __init__(self, training, loss, sampler, strategy, phases, ema_beta, ada=None, jit=False):
+        self.training, self.loss, self.sampler, self.strategy = training, loss, sampler, strategy
+        self.phases, self.ema_beta, self.ada, self.jit = phases, ema_beta, ada, jit
+        self._graphs = {}
+
+    def due(self, step):
+        """Names of the phases due at `step`."""
+        return tuple(p.name for p in self.phases if step % p.interval == 0)
+
+    def __call__(self, iterator, step):
+        """Runs training step `step` (a Python int equal to `training.step`) on the next batch of `iterator`."""
+        names = self.due(step)
+        if names not in self._graphs:
+            self._graphs[names] = tf.function(functools.partial(self._step, names), jit_compile=self.jit or None,
+                                              autograph=False)
+        self._graphs[names](iterator)
+
+    def _replica_step(self, batch, step, names):
+        training = self.training
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        real = loss_lib.real_clips(batch)
+        sums = {}
+        for phase in self.phases:
+            if phase.name not in names:
+                continue
+            opt, module = getattr(training, phase.opt), getattr(training, phase.module)
+            scale = opt.scale_loss if isinstance(opt, keras.optimizers.LossScaleOptimizer) else (lambda x: x)
+            grads, report = getattr(self.loss, phase.name)(self.sampler(phase.name, step, replica), real,
+                                                           phase.gain, scale)
+            apply_gradients(opt, grads, module.trainable_variables)
+            for name, value in report.items():
+                if name in TICK_STATS:
+                    value = tf.cast(value, tf.float32)
+                    total, count = sums.get(name, (0.0, 0.0))
+                    sums[name] = (total + tf.reduce_sum(value), count + tf.cast(tf.size(value), tf.float32))
+        return tf.stack([tf.stack(sums.get(name, (0.0, 0.0))) for name in TICK_STATS])
+
+    def _step(self, names, iterator):
+        training = self.training
+        step = training.step.read_value()
+        per_replica = self.strategy.run(self._replica_step, args=(next(iterator), step, names))
+        sums = self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+        training.tick_stats.assign_add(sums)
+        update_ema(training.G_ema, training.G, self.ema_beta)
+        if self.ada is not None:
+            training.ada_stats.assign_add(sums[TICK_STATS.index("Loss/signs/real")])
+            tf.cond((step + 1) % self.ada.interval == 0, self._adjust_ada, tf.no_op)
+        training.step.assign_add(1)
+
+    def _adjust_ada(self):
+        sign_sum, count = tf.unstack(self.training.ada_stats.read_value())
+        self.training.ada_p.assign(augment.ada_adjust(self.training.ada_p, sign_sum / tf.maximum(count, 1.0),
+                                                      self.ada.target, self.ada.speed))
+        self.training.ada_stats.assign(tf.zeros([2]))
+        return tf.no_op()
+
+
+def make_train_step(cfg, training, source, strategy, sampler=None):
+    """The training step of a resolved config: loss, keyed sampler, phase table, EMA and ADA settings.
+
+    `sampler` replaces the keyed sampler of `source` (the reference check replays recorded draws).
+    """
+    pipe = augment.augment_pipe(cfg.augpipe) if cfg.aug != "noaug" else None
+    loss = loss_lib.StyleGANVLoss(
+        training.G, training.D, cfg.r1_gamma, cfg.batch, conditional=cfg.c_dim > 0,
+        augment=None if pipe is None else (lambda clips, seed: pipe(clips, training.ada_p, seed)))
+    sampler = sampler or draws.KeyedSampler(cfg.seed, source.index, cfg.sampling(), cfg.batch_per_replica,
+                                            cfg.z_dim, training.G.num_motion_tokens(cfg.max_num_frames - 1),
+                                            cfg.motion_z_dim)
+    ada = Ada(cfg.ada_interval, cfg.ada_target, cfg.batch * cfg.ada_interval / (cfg.ada_kimg * 1000)) \
+        if cfg.aug == "ada" else None
+    return TrainStep(training, loss, sampler, strategy, phase_table(cfg.r1_interval), ema_beta(cfg.batch, cfg.ema_kimg),
+                     ada=ada, jit=cfg.jit)
+
+
+def ema_beta(batch, ema_kimg):
+    """G_ema's decay per step: half-life `ema_kimg` thousand clips (the reference counts clips here, frames in kimg)."""
+    return 0.5 ** (batch / (ema_kimg * 1000.0))
+
+
+def _restore(cfg, training):
+    """Resumes from `--resume` ('latest' in outdir, or a path); returns the restored checkpoint path or None.
+
+    Every worker reads the chief's checkpoints (`OUTDIR/checkpoints`, on a shared file system across hosts).
+    """
+    if not cfg.resume:
+        return None
+    if cfg.resume == "latest":
+        directory = os.path.join(cfg.outdir, "checkpoints")
+        path = tf.train.latest_checkpoint(directory)
+        if path is None:
+            logging.info("--resume=latest: no checkpoint in %s yet, starting from scratch.", directory)
+            return None
+    else:
+        path = tf.train.latest_checkpoint(cfg.resume) if os.path.isdir(cfg.resume) else cfg.resume
+        if path is None or not tf.io.gfile.glob(path + ".index"):
+            raise ValueError(f"--resume={cfg.resume}: no checkpoint found there.")
+    training.checkpoint().read(path).assert_existing_objects_matched()
+    return path
+
+
+class _Snapshots:
+    """Sample grids and reference-format exports for one run (chief only)."""
+
+    def __init__(self, cfg, source, writer):
+        self.cfg, self.writer = cfg, writer
+        self.dir = os.path.join(cfg.outdir, "samples")
+        os.makedirs(self.dir, exist_ok=True)
+        n = 16 if cfg.resolution <= 128 else 9
+        rng = np.random.default_rng(cfg.seed)
+        self.z = rng.standard_normal((n, cfg.z_dim)).astype(np.float32)
+        labels = source.index.labels
+        self.c = labels[rng.integers(len(labels), size=n)] if cfg.c_dim else None
+        self.t = np.tile(np.arange(16, dtype=np.float32), (n, 1))
+        self.columns = int(np.ceil(np.sqrt(n)))
+
+    def write(self, G_ema, step, kimg):
+        motion_z = G_ema.sample_motion_z(len(self.z), G_ema.num_motion_tokens(15), seed=[self.cfg.seed, 7])
+        videos = summaries.to_uint8(G_ema(self.z, self.t, motion_z, c=self.c, frames_per_batch=16)).numpy()
+        image = video.frames_grid(videos[:, ::2])
+        animation = video.video_grid(videos, self.columns)
+        gif = video.encode_gif(animation)
+        tag = f"{int(kimg):06d}"  # reference style (whole kimg; a later snapshot within the same kimg overwrites)
+        video.save_png(os.path.join(self.dir, f"fakes{tag}.png"), image)
+        with open(os.path.join(self.dir, f"fakes{tag}.gif"), "wb") as f:
+            f.write(gif)
+        with self.writer.as_default():
+            tf.summary.image("samples/frames", image[None], step=step)
+            summaries.write_gif_summary("samples/video", gif, animation.shape[1], animation.shape[2], step)
+        export = os.path.join(self.cfg.outdir, f"G_ema-reference-{tag}.npz")
+        reference.save_reference_npz(G_ema, export)
+        with open(export[:-4] + ".json", "w") as f:
+            json.dump(G_ema.get_config(), f, indent=1)
+
+
+def train(cfg, strategy=None, max_steps=None):
+    """Runs (or resumes) a training run; returns the `Training` state. `max_steps` stops early (tests)."""
+    # 1. Initialise.
+    strategy = strategy or make_strategy()
+    if cfg.jit and not tf.config.list_logical_devices("GPU"):
+        raise ValueError("--jit needs a GPU: XLA in this training loop is unsupported on CPU (MirroredStrategy "
+                         "fails with a cross-device resource error) and slower than graph mode there.")
+    sampling = cfg.sampling()
+    source = data.open_source(cfg.data, sampling=sampling, use_labels=cfg.cond)
+    cfg = cfg.resolve(source.index.resolution, source.index.c_dim, strategy.num_replicas_in_sync)
+    chief = _is_chief(strategy)
+    logging.info("Dataset: %s (%d videos too short for the sampling were skipped)", source.index.description,
+                 source.index.num_skipped)
+    logging.info("Training configuration:\n  %s", "\n  ".join(cfg.summary()))
+    os.makedirs(cfg.outdir, exist_ok=True)
+    if chief:
+        with open(os.path.join(cfg.outdir, "config.json"), "w") as f:
+            json.dump(dataclasses.asdict(cfg), f, indent=1)
+
+    # 2. Networks and state; checkpoints; resume.
+    training = build_training(cfg, strategy)
+    ckpt_dir = os.path.join(cfg.outdir, "checkpoints")
+    if not chief:  # other workers write their (identical) shards to a scratch directory
+        ckpt_dir = tempfile.mkdtemp(prefix="svgan_ckpt_")
+    manager = tf.train.CheckpointManager(training.checkpoint(), ckpt_dir, max_to_keep=cfg.keep_checkpoints)
+    restored = _restore(cfg, training)
+    start_step = int(training.step.numpy())
+    logging.info("%s at step %d.", f"Resumed from {restored}" if restored else "Starting", start_step)
+
+    # 3. Data, restarted at the resumed data position.
+    dataset = strategy.distribute_datasets_from_function(
+        lambda ctx: data.real_clip_dataset(source, sampling, ctx.get_per_replica_batch_size(cfg.batch), cfg.seed,
+                                           start_index=start_step * cfg.batch, input_context=ctx))
+    iterator = iter(dataset)
+    train_step = make_train_step(cfg, training, source, strategy)
+
+    # 4. Train, 5. with maintenance per tick and per snapshot.
+    frames_per_step = cfg.batch * cfg.num_frames
+    total_steps = config.kimg_to_steps(cfg.kimg, cfg.batch, cfg.num_frames)
+    if max_steps is not None:
+        total_steps = min(total_steps, start_step + max_steps)
+    tick_steps = config.kimg_to_steps(cfg.tick_kimg, cfg.batch, cfg.num_frames)
+    snapshot_steps = config.kimg_to_steps(cfg.snapshot_kimg, cfg.batch, cfg.num_frames)
+    metrics_steps = (config.kimg_to_steps(cfg.metrics_every_kimg, cfg.batch, cfg.num_frames)
+                     if cfg.metrics_every_kimg > 0 else snapshot_steps)
+    metrics = evaluate.resolve_protocols(cfg.metrics, cfg.metrics_num_fake or None) if cfg.metrics else []
+    writer = tf.summary.create_file_writer(os.path.join(cfg.outdir, "tensorboard")) if chief else None
+    snapshots = _Snapshots(cfg, source, writer) if chief else None
+    if chief and start_step == 0:
+        snapshots.write(training.G_ema, 0, 0)
+    tick = {"start": time.time(), "steps": 0}
+    run_start = time.time()
+    step = start_step
+    while step < total_steps:
+        train_step(iterator, step)
+        step += 1
+        tick["steps"] += 1
+        done = step >= total_steps
+        if step % tick_steps == 0 or done:
+            _end_tick(cfg, training, tick, step, total_steps, frames_per_step, run_start, writer)
+            tick = {"start": time.time(), "steps": 0}
+        if step % snapshot_steps == 0 or done:
+            path = manager.save(checkpoint_number=step)
+            if chief:
+                snapshots.write(training.G_ema, step, step * frames_per_step / 1000)
+                logging.info("Snapshot: %s", path)
+        if chief and metrics and (step % metrics_steps == 0 or done):
+            _write_metrics(cfg, training.G_ema, metrics, step, step * frames_per_step / 1000, writer)
+    if writer:
+        writer.flush()
+    if not chief:
+        shutil.rmtree(ckpt_dir, ignore_errors=True)  # this worker's scratch copies of the chief's checkpoints
+    return training
+
+
+def _write_metrics(cfg, G_ema, metrics, step, kimg, writer):
+    """Metrics of G_ema (chief only): log line, TensorBoard `Metrics/<name>`, OUTDIR/metrics.jsonl."""
+    start = time.time()
+    source = data.open_source(cfg.data, resolution=cfg.resolution, use_labels=cfg.cond,
+                              sampling=data.SamplingConfig(num_frames=1, mirror=False))
+    results = evaluate.evaluate(G_ema, source, metrics, seed=cfg.seed, cache_dir=os.path.join(cfg.outdir, "metric-cache"),
+                                progress=False)
+    evaluate.write_results(results, os.path.join(cfg.outdir, "metrics.jsonl"),
+                           dict(kimg=round(kimg, 3), step=step, scaled_down=bool(cfg.metrics_num_fake)))
+    with writer.as_default():
+        for name, value in results.items():
+            tf.summary.scalar(f"Metrics/{name}", value, step=step)
+    logging.info("Metrics at %.1f kimg (%s): %s", kimg, summaries.format_duration(time.time() - start),
+                 ", ".join(f"{k} {v:.2f}" for k, v in results.items()))
+
+
+def _end_tick(cfg, training, tick, step, total_steps, frames_per_step, run_start, writer):
+    """Console progress line and TensorBoard scalars for the steps since the last tick.
+
+    The one host read of the device's statistics per tick; they are reset for the next one.
+    """
+    sums = training.tick_stats.numpy()
+    training.tick_stats.assign(tf.zeros_like(training.tick_stats))
+    means = {name: total / count for name, (total, count) in zip(TICK_STATS, sums) if count > 0}
+    elapsed = time.time() - tick["start"]
+    kimg = step * frames_per_step / 1000
+    sec_per_kimg = elapsed / max(tick["steps"] * frames_per_step / 1000, 1e-9)
+    clips_per_s = tick["steps"] * cfg.batch / max(elapsed, 1e-9)
+    eta = (total_steps - step) * frames_per_step / 1000 * sec_per_kimg
+    p = float(training.ada_p.numpy())
+    r1 = f"{means['Loss/r1_penalty']:.4f}" if "Loss/r1_penalty" in means else "-"
+    print(f"kimg {kimg:9.1f}/{total_steps * frames_per_step / 1000:.0f}  step {step:7d}  "
+          f"s/kimg {sec_per_kimg:7.2f}  clips/s {clips_per_s:6.1f}  ETA {summaries.format_duration(eta):>9}  "
+          f"G {means['Loss/G/loss']:.3f}  D {means['Loss/D/loss']:.3f}  R1 {r1}  p {p:.3f}  "
+          f"elapsed {summaries.format_duration(time.time() - run_start)}", flush=True)
+    if writer is None:
+        return
+    with writer.as_default():
+        for name, value in means.items():
+            tf.summary.scalar(name, value, step=step)
+        tf.summary.scalar("ADA/p", p, step=step)
+        for name, opt in (("G", training.G_opt), ("D", training.D_opt)):
+            tf.summary.scalar(f"LR/{name}", float(keras.ops.convert_to_numpy(opt.learning_rate)), step=step)
+        tf.summary.scalar("Progress/kimg", kimg, step=step)
+        tf.summary.scalar("Timing/sec_per_kimg", sec_per_kimg, step=step)
+        tf.summary.scalar("Timing/clips_per_s", clips_per_s, step=step)
+        tf.summary.scalar("Resources/replicas", cfg.num_replicas, step=step)
+    writer.flush()
