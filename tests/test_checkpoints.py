@@ -11,7 +11,7 @@ from svgan_tf.interop import reference
 from svgan_tf.training.run_dir import load_generator
 from svgan_tf.networks.generator import Generator
 from tests.test_train import TINY
-from tests.tiny_models import tiny_generator
+from tests.support import tiny_generator
 
 
 def test_load_generator_from_reference_npz(tmp_path):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.tiny_models import tiny_discriminator
+from tests.support import tiny_discriminator
 
 
 def _clips(batch=4, seed=0):
@@ -87,12 +87,3 @@ def test_r1_gradient_is_finite_and_per_frame():
     grad = tape.gradient(total, frames).numpy()
     assert grad.shape == frames.shape and np.all(np.isfinite(grad))
     assert np.all(np.square(grad).sum(axis=(2, 3, 4)) > 0)
-
-
-def test_keras_round_trip(tmp_path):
-    D = tiny_discriminator(c_dim=2, num_fp16_res=1)
-    frames, t = _clips()
-    c = tf.one_hot([0, 1, 1, 0], 2)
-    D.save(tmp_path / "d.keras")
-    loaded = keras.models.load_model(tmp_path / "d.keras")
-    np.testing.assert_array_equal(loaded(frames, t, c=c).numpy(), D(frames, t, c=c).numpy())

@@ -9,7 +9,7 @@ import pytest
 from svgan_tf.data import pipeline as data
 from svgan_tf import evaluate
 from tests.test_metrics import _detector
-from tests.tiny_models import tiny_generator
+from tests.support import tiny_generator
 
 STUB = {"fvd": ("stub", _detector), "fid": ("stub", lambda frames: _detector(frames[:, None]))}
 

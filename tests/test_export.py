@@ -16,7 +16,7 @@ from svgan_tf.export.frame_model import FrameModel
 from svgan_tf.export.savedmodel import SIGNATURES, WARMUP_FILE, SavedModelRunner, export_savedmodel
 from svgan_tf.interop import reference
 from svgan_tf.training import summaries
-from tests.tiny_models import tiny_generator
+from tests.support import tiny_generator
 
 
 def _tiny(c_dim=0):

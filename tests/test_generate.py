@@ -17,7 +17,7 @@ from svgan_tf.latents import TOKENS_PER_BLOCK, MotionTokenStream, content_z
 from svgan_tf.training.summaries import to_uint8
 from svgan_tf.data.video import read_mp4
 from tests.conftest import REPO
-from tests.tiny_models import tiny_generator
+from tests.support import tiny_generator
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from svgan_tf.networks.generator import Generator
-from tests.tiny_models import TINY_G, tiny_generator
+from tests.support import TINY_G, tiny_generator
 
 
 def _inputs(G, batch=2, frames=3, seed=0):
@@ -78,19 +78,6 @@ def test_mixed_precision_top_resolutions(policy):
     assert low.dtype == np.float32 and np.all(np.isfinite(low))
     # Reduced precision in the two top blocks only: close to float32, but not identical.
     assert 0 < np.abs(low - ref).mean() < 0.05 * np.abs(ref).mean()
-
-
-def test_keras_save_and_load_round_trip(tmp_path):
-    G = tiny_generator(c_dim=2)
-    G.mapping.w_avg.assign(np.full(G.w_dim, 0.3, np.float32))
-    z, t, motion_z = _inputs(G)
-    c = tf.one_hot([0, 1], 2)
-    expected = G(z, t, motion_z, c=c, truncation_psi=0.7).numpy()
-    path = tmp_path / "g.keras"
-    G.save(path)
-    loaded = keras.models.load_model(path)
-    assert isinstance(loaded, Generator) and loaded.get_config() == G.get_config()
-    np.testing.assert_array_equal(loaded(z, t, motion_z, c=c, truncation_psi=0.7).numpy(), expected)
 
 
 def test_checkpoint_round_trip(tmp_path):

@@ -17,7 +17,7 @@ from svgan_tf.interop import reference
 from svgan_tf.training.run_dir import load_generator
 from svgan_tf.networks.discriminator import Discriminator
 from svgan_tf.networks.generator import Generator
-from tests.tiny_models import tiny_generator
+from tests.support import tiny_generator
 from svgan_tf import import_reference
 from tools import reference_check
 

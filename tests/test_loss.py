@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from svgan_tf.training import loss as loss_lib
 from svgan_tf.training.draws import Draws
-from tests.tiny_models import tiny_discriminator, tiny_generator
+from tests.support import tiny_discriminator, tiny_generator
 
 B = 2
 

@@ -8,7 +8,7 @@ import pytest
 from svgan_tf.data import pipeline as data
 from svgan_tf.metrics import protocols
 from svgan_tf.metrics.frechet import Statistics, frechet_distance
-from tests.tiny_models import tiny_generator
+from tests.support import tiny_generator
 
 
 def _stats(features):

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from svgan_tf.networks import motion
-from tests.tiny_models import tiny_generator
+from tests.support import tiny_generator
 
 
 def test_token_counts_follow_the_reference():

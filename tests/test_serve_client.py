@@ -40,7 +40,7 @@ from tensorflow_serving.config import model_server_config_pb2
 
 from svgan_tf.export.savedmodel import export_savedmodel
 from tests.conftest import REPO
-from tests.tiny_models import TINY_G, tiny_generator
+from tests.support import TINY_G, tiny_generator
 from svgan_tf import serve_client as sc
 
 MODEL = "sky"

@@ -11,7 +11,7 @@ from PIL import Image
 from svgan_tf.export import tflite
 from svgan_tf.training import summaries
 from svgan_tf.latents import MotionTokenStream, content_z
-from tests.tiny_models import tiny_generator
+from tests.support import tiny_generator
 
 # Runs the player with TensorFlow made unimportable: any `import tensorflow` raises ImportError.
 NO_TENSORFLOW = ("import runpy, sys; sys.modules['tensorflow'] = None; sys.argv[0] = 'tflite_player'; "

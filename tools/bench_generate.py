@@ -45,7 +45,7 @@ def run_child(num_frames):
     from svgan_tf.generate import frame_times, generate_video, one_shot_frames
     from svgan_tf.networks.generator import Generator
     from svgan_tf.training.summaries import to_uint8
-    from tests.tiny_models import TINY_G
+    from tests.support import TINY_G
 
     G = Generator(**(TINY_G if FLAGS.config == "tiny" else SMALL))
     rss_start = rss_mb()

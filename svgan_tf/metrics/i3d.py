@@ -209,6 +209,7 @@ def _triple(value):
     return tuple(int(v) for v in value) if isinstance(value, (tuple, list)) else (int(value),) * 3
 
 
+@keras.saving.register_keras_serializable(package="svgan_tf")
 class Unit3D(keras.layers.Layer):
     """3-D convolution (TF "SAME" padding) + inference batch norm (no scale, eps 1e-3) + ReLU (kinetics-i3d `Unit3D`).
 
@@ -308,6 +309,7 @@ def max_pool_same(x, window, stride):
     return tf.nn.max_pool3d(x, ksize=(1, *window, 1), strides=(1, *stride, 1), padding="SAME")
 
 
+@keras.saving.register_keras_serializable(package="svgan_tf")
 class InceptionModule(keras.layers.Layer):
     """Inflated Inception block: four branches concatenated on channels (kinetics-i3d `Mixed_*`).
 
@@ -362,6 +364,7 @@ class InceptionModule(keras.layers.Layer):
                 "scope": list(self.scope)}
 
 
+@keras.saving.register_keras_serializable(package="svgan_tf")
 class InceptionI3d(keras.Model):
     """Kinetics-400 I3D (RGB): float32 videos [N, T, 224, 224, 3] in [-1, 1] -> [N, 400] pre-softmax logits.
 

@@ -18,6 +18,7 @@ from svgan_tf.networks.generator import MappingNetwork, channels_per_resolution,
 from svgan_tf.networks.layers import Conv2dLayer, DenseLayer, minibatch_stddev
 
 
+@keras.saving.register_keras_serializable(package="svgan_tf")
 class DiscriminatorBlock(keras.layers.Layer):
     """Resnet block: [fromrgb] -> conv0 -> conv1 (down 2), plus a 1x1 down-sampling skip, both x sqrt(1/2).
 
@@ -56,6 +57,7 @@ class DiscriminatorBlock(keras.layers.Layer):
                 "out_channels": self.out_channels, "img_channels": self.img_channels, "conv_clamp": self.conv_clamp}
 
 
+@keras.saving.register_keras_serializable(package="svgan_tf")
 class TimeDifferenceEncoder(keras.layers.Layer):
     """Embeds the k - 1 gaps between a clip's sorted frame times (reference `TemporalDifferenceEncoder`).
 
@@ -106,6 +108,7 @@ class TimeDifferenceEncoder(keras.layers.Layer):
                 "embed_dim": self.embed_dim, "skip_small_t_freqs": self.skip_small_t_freqs}
 
 
+@keras.saving.register_keras_serializable(package="svgan_tf")
 class DiscriminatorEpilogue(keras.layers.Layer):
     """4x4 head: minibatch std -> conv 3x3 -> fc -> out, projected onto the conditioning vector.
 

@@ -43,6 +43,7 @@ def check_resolution(img_resolution):
         raise ValueError(f"img_resolution must be a power of two >= 4, got {img_resolution}.")
 
 
+@keras.saving.register_keras_serializable(package="svgan_tf")
 class MappingNetwork(keras.Model):
     """z (and class label c) -> w, optionally broadcast to `num_ws` copies (reference `MappingNetwork`).
 
@@ -119,6 +120,7 @@ class MappingNetwork(keras.Model):
                 "layer_features": self.layer_features}
 
 
+@keras.saving.register_keras_serializable(package="svgan_tf")
 class SynthesisLayer(keras.layers.Layer):
     """Modulated, demodulated 3x3 convolution (optionally 2x upsampling) + bias + lrelu + clamp.
 
@@ -155,6 +157,7 @@ class SynthesisLayer(keras.layers.Layer):
                 "w_dim": self.w_dim, "kernel_size": self.kernel_size, "up": self.up, "conv_clamp": self.conv_clamp}
 
 
+@keras.saving.register_keras_serializable(package="svgan_tf")
 class ToRGBLayer(keras.layers.Layer):
     """Modulated 1x1 convolution without demodulation to RGB; output float32 (reference `ToRGBLayer`).
 
@@ -186,6 +189,7 @@ class ToRGBLayer(keras.layers.Layer):
                 "w_dim": self.w_dim, "conv_clamp": self.conv_clamp}
 
 
+@keras.saving.register_keras_serializable(package="svgan_tf")
 class SynthesisBlock(keras.layers.Layer):
     """One resolution of the skip-architecture synthesis network.
 
@@ -243,6 +247,7 @@ class SynthesisBlock(keras.layers.Layer):
                 "motion_v_dim": self.motion_v_dim, "conv_clamp": self.conv_clamp}
 
 
+@keras.saving.register_keras_serializable(package="svgan_tf")
 class SynthesisNetwork(keras.Model):
     """ws [N, num_ws, w_dim] + motion codes [N, motion_v_dim] -> images [N, R, R, C] (skip architecture).
 

@@ -244,6 +244,7 @@ def modulated_conv2d(x, weight, styles, demodulate=True, up=1, fused=False):
     return tf.transpose(tf.reshape(x, [oh, ow, batch, out_channels]), [2, 0, 1, 3])
 
 
+@keras.saving.register_keras_serializable(package="svgan_tf")
 class DenseLayer(keras.layers.Layer):
     """Fully connected layer with equalised learning rate (reference `FullyConnectedLayer`).
 
@@ -287,6 +288,7 @@ class DenseLayer(keras.layers.Layer):
                 "bias_init": self.bias_init}
 
 
+@keras.saving.register_keras_serializable(package="svgan_tf")
 class Conv2dLayer(keras.layers.Layer):
     """2-D convolution with equalised learning rate, optional 2x FIR downsampling, bias, activation, clamp.
 
@@ -329,6 +331,7 @@ class Conv2dLayer(keras.layers.Layer):
                 "down": self.down, "conv_clamp": self.conv_clamp}
 
 
+@keras.saving.register_keras_serializable(package="svgan_tf")
 class Conv1dLayer(keras.layers.Layer):
     """Unpadded 1-D convolution over a token sequence with equalised learning rate (reference `EqLRConv1d`).
 

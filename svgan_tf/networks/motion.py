@@ -68,6 +68,7 @@ def token_window(t, motion_z_distance, kernel_size):
     return start, int(left.max()) - start + window_length(kernel_size)
 
 
+@keras.saving.register_keras_serializable(package="svgan_tf")
 class AcyclicPositionalEncoding(keras.layers.Layer):
     """Motion code v(t) from the motion vectors around t (reference `AlignedTimeEncoder`).
 
@@ -126,6 +127,7 @@ class AcyclicPositionalEncoding(keras.layers.Layer):
                 "min_period_len": self.min_period_len, "max_period_len": self.max_period_len}
 
 
+@keras.saving.register_keras_serializable(package="svgan_tf")
 class MotionMappingNetwork(keras.layers.Layer):
     """Motion-noise tokens (+ class label) -> motion codes v(t) (reference `MotionMappingNetwork`).
 
