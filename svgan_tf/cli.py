@@ -5,7 +5,11 @@ Each program is a module of this package that runs as `python -m svgan_tf.<progr
 `__main__`, so absl registers the program's flags as the main module's and `--help` lists them.
 """
 
+import contextlib
+import os
 import runpy
+import sys
+import tempfile
 
 # Console script -> the program module it runs.
 PROGRAMS = {
@@ -18,6 +22,44 @@ PROGRAMS = {
     "svgan-serve-client": "svgan_tf.serve_client",
     "svgan-play": "svgan_tf.play",
 }
+
+
+def import_tensorflow_quietly():
+    """Imports TensorFlow (if installed) without its C++ start-up lines, unless the user asked to see them.
+
+    TensorFlow's native libraries print to the process' stderr while loading (oneDNN notice, CUDA probing,
+    absl's pre-initialisation warning) whatever TF_CPP_MIN_LOG_LEVEL says, so file descriptor 2 is pointed
+    at a temporary file meanwhile; if the import fails, what it printed is shown with the error. Runtime
+    messages below ERROR stay hidden (TF_CPP_MIN_LOG_LEVEL=2, only where the user set no level). Nothing is
+    done when TensorFlow is already imported, SVGAN_TF_VERBOSE is set or TF_CPP_MIN_LOG_LEVEL is set.
+    """
+    if "tensorflow" in sys.modules or os.environ.get("SVGAN_TF_VERBOSE") or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    with tempfile.TemporaryFile() as captured:
+        try:
+            with _stderr_to(captured):
+                import tensorflow as tf
+
+                tf.config.list_physical_devices()  # device probing prints too
+        except ImportError as error:
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            if error.name != "tensorflow":
+                raise
+
+
+@contextlib.contextmanager
+def _stderr_to(file):
+    """Points file descriptor 2 (native code's stderr) at `file` for the duration."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        os.dup2(file.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def run_module(module):

@@ -7,9 +7,12 @@ workers).
 
 import sys
 
-from absl import app
+from absl import app, flags
 
 from svgan_tf.training import config, loop
+
+config.define_flags()
+flags.adopt_module_key_flags(config)  # `--help` lists the training flags
 
 
 def main(argv):
@@ -23,5 +26,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    config.define_flags()
     app.run(main)

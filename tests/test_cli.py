@@ -1,5 +1,6 @@
-"""Console-script entry points (svgan_tf/cli.py): the same programs as `python -m`."""
+"""The command-line conventions (svgan_tf/cli.py): console scripts run the `python -m` programs; quiet start-up."""
 
+import os
 import re
 import subprocess
 import sys
@@ -52,3 +53,13 @@ def test_export_dispatches_on_the_format():
     for args in ([], ["pdf"]):
         bad = _run("-m", "svgan_tf.export", *args)
         assert bad.returncode == 2 and "savedmodel|tflite|onnx" in bad.stderr
+
+
+def test_tensorflow_start_up_lines_are_silenced_unless_asked_for():
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "SVGAN_TF_VERBOSE")}
+    program = "import svgan_tf, tensorflow as tf; print(float(tf.reduce_sum(tf.ones([3]))))"
+    quiet = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, env=env)
+    assert quiet.returncode == 0 and quiet.stdout == "3.0\n" and quiet.stderr == ""
+    verbose = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                             env={**env, "SVGAN_TF_VERBOSE": "1"})
+    assert verbose.returncode == 0 and verbose.stdout == "3.0\n" and verbose.stderr != ""
