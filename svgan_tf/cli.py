@@ -1,8 +1,14 @@
 """The command-line conventions every svgan-tf program follows, and the console scripts' entry points.
 
-Each program is a module of this package that runs as `python -m svgan_tf.<program>`; its console script
-(pyproject.toml, and the Bazel binaries of BUILD.bazel) runs exactly that, the module executing as
-`__main__`, so absl registers the program's flags as the main module's and `--help` lists them.
+* Each program is a module of this package run as `python -m svgan_tf.<program>`; its console script
+  (pyproject.toml, and the Bazel binaries of BUILD.bazel) runs exactly that, the module executing as
+  `__main__`. Its flags are defined at module level, so `--help` lists them (the flag groups shared by
+  several programs below are adopted as the program's own).
+* A user error (a bad flag value, a missing or foreign file, a shape that does not fit) is one line on
+  stderr, `<program>: error: <what>`, naming the flag or file, and exit status 2: `run` turns `UserError`,
+  `ValueError` and `OSError` (and absl's flag errors) into that. `SVGAN_TF_VERBOSE=1` shows the traceback
+  instead. Ctrl-C exits with 130.
+* TensorFlow's C++ start-up lines are silenced (`import_tensorflow_quietly`, called by the package).
 """
 
 import contextlib
@@ -10,6 +16,8 @@ import os
 import runpy
 import sys
 import tempfile
+
+from absl import app, flags
 
 # Console script -> the program module it runs.
 PROGRAMS = {
@@ -60,6 +68,51 @@ def _stderr_to(file):
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+class UserError(Exception):
+    """A problem with the user's input, reported as one line naming the flag or file, with exit status 2."""
+
+
+def program_name():
+    """The running program as the user called it: `svgan_tf.generate` (also for its console script)."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return spec.name if spec is not None else os.path.basename(sys.argv[0])
+
+
+def fail(message):
+    """Reports a user error, `<program>: error: <message>`, and exits with status 2."""
+    print(f"{program_name()}: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def run(main):
+    """`absl.app.run(main)` with the conventions above: one line and exit status 2 for any user error.
+
+    Args:
+        main: the program's main(argv); it receives the arguments that are not flags (there should be none).
+    """
+    def guarded(argv):
+        if len(argv) > 1:
+            fail(f"unexpected arguments {' '.join(argv[1:])!r} (every option is a --flag).")
+        try:
+            return main(argv)
+        except KeyboardInterrupt:
+            print(f"\n{program_name()}: interrupted.", file=sys.stderr)
+            sys.exit(130)
+        except (UserError, ValueError, OSError) as error:
+            if os.environ.get("SVGAN_TF_VERBOSE"):
+                raise
+            fail(str(error))
+
+    app.run(guarded, flags_parser=_parse_flags)
+
+
+def _parse_flags(argv):
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        fail(str(error))
 
 
 def run_module(module):
