@@ -21,7 +21,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from svgan_tf.data import pipeline as data
+from svgan_tf.data import pipeline
+from svgan_tf.data import sampling as sampling_lib
 from svgan_tf.training import summaries
 from svgan_tf.metrics import protocols
 from svgan_tf.networks.motion import num_motion_tokens
@@ -116,7 +117,7 @@ def evaluate(G, source, metric_protocols, seed=0, batch_size=16, cache_dir=DEFAU
 
     Args:
         G: the generator (float32), or None for the real-vs-real comparison.
-        source: `svgan_tf.data.pipeline.VideoSource` (opened without mirroring).
+        source: `svgan_tf.data.sources.VideoSource` (opened without mirroring).
         metric_protocols: `Protocol`s (see `resolve_protocols`).
         seed: seed of the real clip offsets and of the generated samples.
         batch_size: clips (or frames / 16) per batch.
@@ -195,8 +196,8 @@ def main(argv):
         metric_protocols = resolve_protocols(FLAGS.metrics, FLAGS.num_fake, FLAGS.num_real)
         G = load_for_metrics(FLAGS.checkpoint) if FLAGS.checkpoint else None
         resolution = FLAGS.resolution or (G.img_resolution if G is not None else None)
-        source = data.open_source(FLAGS.data, resolution=resolution,
-                                  sampling=data.SamplingConfig(num_frames=1, mirror=False))
+        source = pipeline.open_source(FLAGS.data, resolution=resolution,
+                                      sampling=sampling_lib.SamplingConfig(num_frames=1, mirror=False))
         results = evaluate(G, source, metric_protocols, FLAGS.seed, FLAGS.batch, FLAGS.cache_dir or None)
     except (OSError, ValueError) as error:
         print(f"svgan_tf.evaluate: {error}", file=sys.stderr)

@@ -6,7 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from svgan_tf.data import pipeline as data
+from svgan_tf.data import pipeline
+from svgan_tf.data import sampling as sampling_lib
 from svgan_tf import evaluate
 from tests.test_metrics import _detector
 from tests.support import tiny_generator
@@ -15,7 +16,7 @@ STUB = {"fvd": ("stub", _detector), "fid": ("stub", lambda frames: _detector(fra
 
 
 def test_evaluate_generator_and_real_vs_real(tmp_path):
-    source = data.open_source("demo:3", sampling=data.SamplingConfig(num_frames=1, mirror=False))
+    source = pipeline.open_source("demo:3", sampling=sampling_lib.SamplingConfig(num_frames=1, mirror=False))
     metrics = evaluate.resolve_protocols(["fvd2048_16f", "fid50k_full"], num_fake=32, num_real=32)
     generated = evaluate.evaluate(tiny_generator(), source, metrics, cache_dir=str(tmp_path), detectors=STUB,
                                   progress=False)
@@ -33,14 +34,15 @@ def test_fvd_with_i3d_on_real_footage(tmp_path):
     between two disjoint halves small and stable across seeds, against an untrained generator large."""
     import shutil
     from tests.videos import sample_videos_or_skip
-    from svgan_tf.dataset import make_dataset
+    from svgan_tf.data import convert
     clips = sample_videos_or_skip()
     (tmp_path / "videos").mkdir()
     for name in ("bikes", "bigbuckbunny"):
         shutil.copy(clips[name], tmp_path / "videos")
-    make_dataset(str(tmp_path / "videos"), str(tmp_path / "data"), 32, chunk_frames=24, out_format="folder",
-                 log=lambda *args: None)
-    source = data.open_source(str(tmp_path / "data"), sampling=data.SamplingConfig(num_frames=1, mirror=False))
+    convert.make_dataset(str(tmp_path / "videos"), str(tmp_path / "data"), 32, chunk_frames=24, out_format="folder",
+                         log=lambda *args: None)
+    source = pipeline.open_source(str(tmp_path / "data"),
+                                  sampling=sampling_lib.SamplingConfig(num_frames=1, mirror=False))
     assert source.index.num_videos >= 14
     metric = evaluate.resolve_protocols(["fvd2048_16f"], num_fake=32, num_real=32)
     same = [evaluate.evaluate(None, source, metric, seed=s, cache_dir=None, progress=False)["fvd2048_16f"]

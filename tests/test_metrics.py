@@ -5,7 +5,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from svgan_tf.data import pipeline as data
+from svgan_tf.data import pipeline
+from svgan_tf.data import sampling as sampling_lib
 from svgan_tf.metrics import protocols
 from svgan_tf.metrics.frechet import Statistics, frechet_distance
 from tests.support import tiny_generator
@@ -54,7 +55,7 @@ def _detector(batch):
 
 @pytest.fixture(scope="module")
 def source():
-    return data.open_source("demo:3", sampling=data.SamplingConfig(num_frames=1, mirror=False))
+    return pipeline.open_source("demo:3", sampling=sampling_lib.SamplingConfig(num_frames=1, mirror=False))
 
 
 def test_real_clips_follow_the_protocol(source):

@@ -3,7 +3,7 @@
     python -m tools.bench_data                                  # demo source (32x32, rendered on the fly)
     python -m tools.bench_data --data=demo,/tmp/demo256 --make_demo_tfrecord=/tmp/demo256 --batch=32
 
---make_demo_tfrecord=DIR first writes DIR (when it does not exist) with svgan_tf/dataset.py: the demo
+--make_demo_tfrecord=DIR first writes DIR (when it does not exist) with svgan_tf.data.convert: the demo
 videos rendered at --demo_resolution (default 256) and stored as JPEG (quality 95), --demo_videos of them. After
 --warmup batches, --batches batches are timed; the pipeline only decodes and batches (no training step).
 """
@@ -26,10 +26,10 @@ FLAGS = flags.FLAGS
 
 def measure(path, sampling):
     """Prints and returns clips/s of real_clip_dataset on `path`."""
-    from svgan_tf.data import pipeline as data
+    from svgan_tf.data import pipeline
 
-    source = data.open_source(path, sampling=sampling)
-    iterator = iter(data.real_clip_dataset(source, sampling, FLAGS.batch, seed=0))
+    source = pipeline.open_source(path, sampling=sampling)
+    iterator = iter(pipeline.real_clip_dataset(source, sampling, FLAGS.batch, seed=0))
     for _ in range(FLAGS.warmup):
         next(iterator)
     start = time.perf_counter()
@@ -43,15 +43,15 @@ def measure(path, sampling):
 
 def main(argv):
     del argv
-    from svgan_tf.data import pipeline as data
-    from svgan_tf import dataset as make_dataset
+    from svgan_tf.data import convert
+    from svgan_tf.data import sampling as sampling_lib
 
     if FLAGS.make_demo_tfrecord and not os.path.exists(FLAGS.make_demo_tfrecord):
-        make_dataset.make_dataset("demo", FLAGS.make_demo_tfrecord, FLAGS.demo_resolution, max_videos=FLAGS.demo_videos,
-                                  log=lambda _: None)
+        convert.make_dataset("demo", FLAGS.make_demo_tfrecord, FLAGS.demo_resolution, max_videos=FLAGS.demo_videos,
+                             log=lambda _: None)
     print(f"real_clip_dataset throughput, {os.cpu_count()} CPUs, {FLAGS.batches} batches after {FLAGS.warmup} "
           "warm-up batches")
-    sampling = data.SamplingConfig(num_frames=FLAGS.num_frames)
+    sampling = sampling_lib.SamplingConfig(num_frames=FLAGS.num_frames)
     for path in FLAGS.data:
         measure(path, sampling)
 

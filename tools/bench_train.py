@@ -23,7 +23,7 @@ from absl import app, flags
 import tensorflow as tf
 
 from svgan_tf.training import config
-from svgan_tf.data import pipeline as data
+from svgan_tf.data import demo, pipeline
 from svgan_tf.training import loop
 
 config.define_flags()
@@ -44,12 +44,12 @@ def main(argv):
     strategy = loop.make_strategy()
     cfg = config.from_flags().resolve(FLAGS.resolution, num_replicas=strategy.num_replicas_in_sync)
     sampling = cfg.sampling()
-    source = data.DemoSource(resolution=FLAGS.resolution, sampling=sampling)
+    source = demo.DemoSource(resolution=FLAGS.resolution, sampling=sampling)
     training = loop.build_training(cfg, strategy)
     train_step = loop.make_train_step(cfg, training, source, strategy)
     dataset = strategy.distribute_datasets_from_function(
-        lambda ctx: data.real_clip_dataset(source, sampling, ctx.get_per_replica_batch_size(cfg.batch), 0,
-                                           input_context=ctx).take(1).cache().repeat())
+        lambda ctx: pipeline.real_clip_dataset(source, sampling, ctx.get_per_replica_batch_size(cfg.batch), 0,
+                                               input_context=ctx).take(1).cache().repeat())
     iterator = iter(dataset)
 
     def timed(step):

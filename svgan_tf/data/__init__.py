@@ -1,1 +1,2 @@
-"""Datasets: real-clip sources and sampling, the demo videos, video files, dataset making."""
+"""Datasets: frame sampling, frame sources (folder, zip, TFRecord, demo), the real-clip pipeline, video files,
+making and checking datasets."""

@@ -79,7 +79,7 @@ def real_videos(index, protocol, videos=None):
     """Indices of the real videos a protocol uses: sorted by name, long enough, the first `num_real`.
 
     Args:
-        index: `svgan_tf.data.pipeline.VideoIndex`.
+        index: `svgan_tf.data.sources.VideoIndex`.
         protocol: the Protocol.
         videos: restrict to these video indices (e.g. one half of a real-vs-real split).
     """

@@ -141,10 +141,10 @@ class TrainConfig:
         return None if self.conv_clamp is None or self.conv_clamp < 0 else self.conv_clamp
 
     def sampling(self):
-        """The sparse frame sampling of this run (`svgan_tf.data.pipeline.SamplingConfig`)."""
-        from svgan_tf.data.pipeline import SamplingConfig
-        return SamplingConfig(num_frames=self.num_frames, max_num_frames=self.max_num_frames, max_dist=self.max_dist,
-                              total_dists=self.total_dists, mirror=self.mirror)
+        """The sparse frame sampling of this run (`svgan_tf.data.sampling.SamplingConfig`)."""
+        from svgan_tf.data import sampling as sampling_lib
+        return sampling_lib.SamplingConfig(num_frames=self.num_frames, max_num_frames=self.max_num_frames,
+                                           max_dist=self.max_dist, total_dists=self.total_dists, mirror=self.mirror)
 
     def generator_kwargs(self):
         """`svgan_tf.networks.generator.Generator` arguments."""

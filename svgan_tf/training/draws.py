@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-from svgan_tf.data import pipeline as data
+from svgan_tf.data import sampling as sampling_lib
 
 # Each phase draws an independent stream.
 PHASE_KEYS = {"Gmain": 1, "Dmain": 2, "Dreg": 3}
@@ -38,9 +38,9 @@ class KeyedSampler:
 
     Args:
         seed: the run's seed.
-        index: `data.VideoIndex` of the training set; fake times and labels follow its videos as the
-            reference's loop does.
-        sampling: `data.SamplingConfig`.
+        index: `svgan_tf.data.sources.VideoIndex` of the training set; fake times and labels follow its videos
+            as the reference's loop does.
+        sampling: `svgan_tf.data.sampling.SamplingConfig`.
         batch_size: clips per replica.
         z_dim: content latent width.
         num_motion_tokens: motion tokens per clip (`Generator.num_motion_tokens(max_num_frames - 1)`).
@@ -58,6 +58,6 @@ class KeyedSampler:
                         tf.cast(step, tf.int64) * 4096 + tf.cast(replica, tf.int64)])
         s = tf.random.experimental.stateless_split(key, 4)
         z = tf.random.stateless_normal([self.batch_size, self.z_dim], seed=s[0])
-        t, c = data.sample_fake_conditions(self.index, self.sampling, self.batch_size, s[1])
+        t, c = sampling_lib.sample_fake_conditions(self.index, self.sampling, self.batch_size, s[1])
         motion_z = tf.random.stateless_normal([self.batch_size, self.num_motion_tokens, self.motion_z_dim], seed=s[2])
         return Draws(z, c, t, motion_z, s[3])

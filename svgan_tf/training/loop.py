@@ -34,7 +34,8 @@ import numpy as np
 import tensorflow as tf
 
 from svgan_tf.training import augment, config, draws, optimizer, summaries
-from svgan_tf.data import pipeline as data, video
+from svgan_tf.data import pipeline, video
+from svgan_tf.data import sampling as sampling_lib
 from svgan_tf import evaluate
 from svgan_tf.interop import reference
 from svgan_tf.training import loss as loss_lib
@@ -321,7 +322,7 @@ def train(cfg, strategy=None, max_steps=None):
         raise ValueError("--jit needs a GPU: XLA in this training loop is unsupported on CPU (MirroredStrategy "
                          "fails with a cross-device resource error) and slower than graph mode there.")
     sampling = cfg.sampling()
-    source = data.open_source(cfg.data, sampling=sampling, use_labels=cfg.cond)
+    source = pipeline.open_source(cfg.data, sampling=sampling, use_labels=cfg.cond)
     cfg = cfg.resolve(source.index.resolution, source.index.c_dim, strategy.num_replicas_in_sync)
     chief = _is_chief(strategy)
     logging.info("Dataset: %s (%d videos too short for the sampling were skipped)", source.index.description,
@@ -344,8 +345,8 @@ def train(cfg, strategy=None, max_steps=None):
 
     # 3. Data, restarted at the resumed data position.
     dataset = strategy.distribute_datasets_from_function(
-        lambda ctx: data.real_clip_dataset(source, sampling, ctx.get_per_replica_batch_size(cfg.batch), cfg.seed,
-                                           start_index=start_step * cfg.batch, input_context=ctx))
+        lambda ctx: pipeline.real_clip_dataset(source, sampling, ctx.get_per_replica_batch_size(cfg.batch), cfg.seed,
+                                               start_index=start_step * cfg.batch, input_context=ctx))
     iterator = iter(dataset)
     train_step = make_train_step(cfg, training, source, strategy)
 
@@ -391,8 +392,8 @@ def train(cfg, strategy=None, max_steps=None):
 def _write_metrics(cfg, G_ema, metrics, step, kimg, writer):
     """Metrics of G_ema (chief only): log line, TensorBoard `Metrics/<name>`, OUTDIR/metrics.jsonl."""
     start = time.time()
-    source = data.open_source(cfg.data, resolution=cfg.resolution, use_labels=cfg.cond,
-                              sampling=data.SamplingConfig(num_frames=1, mirror=False))
+    source = pipeline.open_source(cfg.data, resolution=cfg.resolution, use_labels=cfg.cond,
+                                  sampling=sampling_lib.SamplingConfig(num_frames=1, mirror=False))
     results = evaluate.evaluate(G_ema, source, metrics, seed=cfg.seed, cache_dir=os.path.join(cfg.outdir, "metric-cache"),
                                 progress=False)
     evaluate.write_results(results, os.path.join(cfg.outdir, "metrics.jsonl"),
