@@ -79,3 +79,21 @@ def _assign_weights(clone, layer, *inputs, **call_kwargs):
 def _assert_same_outputs(actual, expected):
     for a, e in zip(keras.tree.flatten(actual), keras.tree.flatten(expected)):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(e))
+
+
+def projection_detector(batch):
+    """A metric feature detector for tests: a fixed random projection of 4x4-pooled pixels (cheap, sees content).
+
+    Args:
+        batch: uint8 clips [N, ..., H, W, C].
+    Returns:
+        float features [N, 8].
+    """
+    batch = np.asarray(batch, np.float32) / 255.0
+    flat = batch.reshape(len(batch), -1, 4, batch.shape[-1]).mean(axis=2).reshape(len(batch), -1)
+    return flat @ np.random.default_rng(0).standard_normal((flat.shape[1], 8))
+
+
+# `evaluate.default_detectors()` with the projection in place of I3D and Inception.
+STUB_DETECTORS = {"fvd": ("stub", projection_detector), "fid": ("stub", lambda frames: projection_detector(frames[:, None]))}
+

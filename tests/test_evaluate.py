@@ -9,10 +9,9 @@ import pytest
 from svgan_tf.data import pipeline
 from svgan_tf.data import sampling as sampling_lib
 from svgan_tf import evaluate
-from tests.test_metrics import _detector
+from tests.support import STUB_DETECTORS as STUB
 from tests.support import tiny_generator
 
-STUB = {"fvd": ("stub", _detector), "fid": ("stub", lambda frames: _detector(frames[:, None]))}
 
 
 def test_evaluate_generator_and_real_vs_real(tmp_path):
@@ -30,8 +29,8 @@ def test_evaluate_generator_and_real_vs_real(tmp_path):
 
 
 def test_fvd_with_i3d_on_real_footage(tmp_path):
-    """The issue's acceptance check on real video (small clip counts): FVD of the dataset against itself is ~0,
-    between two disjoint halves small and stable across seeds, against an untrained generator large."""
+    """The issue's acceptance check on real video (small clip counts): FVD between two draws of real clips small
+    and stable across seeds, against an untrained generator large."""
     import shutil
     from tests.videos import sample_videos_or_skip
     from svgan_tf.data import convert
@@ -47,12 +46,6 @@ def test_fvd_with_i3d_on_real_footage(tmp_path):
     metric = evaluate.resolve_protocols(["fvd2048_16f"], num_fake=32, num_real=32)
     same = [evaluate.evaluate(None, source, metric, seed=s, cache_dir=None, progress=False)["fvd2048_16f"]
             for s in (0, 10)]
-    real = metric[0]
-    from svgan_tf.metrics import protocols
-    from svgan_tf.metrics.frechet import frechet_distance
-    from svgan_tf.metrics.i3d import i3d_logits
-    itself = protocols.real_statistics(source, real, i3d_logits, "i3d", seed=0)
-    assert abs(frechet_distance(itself, itself)) < 1e-6 * np.trace(itself.cov)  # 0 up to eigenvalue rounding
     keras.utils.set_random_seed(0)  # the untrained generator's weights
     untrained = evaluate.evaluate(tiny_generator(), source, metric, cache_dir=None, progress=False)["fvd2048_16f"]
     print("FVD halves", same, "untrained", untrained)

@@ -140,7 +140,7 @@ def test_two_workers_train_in_sync(tmp_path):
 
 
 def test_metrics_during_training(tmp_path, monkeypatch):
-    from tests.test_evaluate import STUB
+    from tests.support import STUB_DETECTORS as STUB
     monkeypatch.setattr(evaluate, "default_detectors", lambda: STUB)  # the metric plumbing, not I3D, is tested here
     cfg = dataclasses.replace(TINY, outdir=str(tmp_path), kimg=0.012 * 2, metrics=("fvd2048_16f",),
                               metrics_every_kimg=0.012, metrics_num_fake=8)
