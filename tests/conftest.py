@@ -1,4 +1,8 @@
-"""Shared test set-up: quiet TensorFlow, the reference fixture location, and a loud note when it is absent."""
+"""Shared test set-up: quiet TensorFlow, two logical CPUs, the reference fixtures.
+
+Without ../shared the reference-parity tests skip and the run ends with a loud banner; under CI=true (as
+`.ci/run` sets it) a missing fixture fails the run instead.
+"""
 
 import os
 import pathlib
@@ -21,31 +25,33 @@ REFERENCE_PICKLE = SHARED / "fixtures" / "reference_pickle" / "network-snapshot-
 _MISSING = []
 
 
+def _fixture(path, what):
+    """`path` if it exists; else a failure under CI=true, or a skip reported loudly at the end of the run."""
+    if path.exists():
+        return path
+    message = f"REFERENCE FIXTURE ABSENT: {path} not found; {what} NOT checked"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message} (CI=true: the reference fixtures are required)")
+    _MISSING.append(str(path))
+    pytest.skip(message)
+
+
 @pytest.fixture
 def official_small():
-    """Path of the golden reference fixture; skips (and is reported loudly at the end) when ../shared is absent."""
-    if not (OFFICIAL_SMALL / "config.json").is_file():
-        _MISSING.append(str(OFFICIAL_SMALL))
-        pytest.skip(f"REFERENCE FIXTURE ABSENT: {OFFICIAL_SMALL} not found; reference parity NOT checked")
-    return OFFICIAL_SMALL
+    """Path of the golden network fixture."""
+    return _fixture(OFFICIAL_SMALL, "reference parity")
 
 
 @pytest.fixture
 def official_train_small():
-    """Path of the golden training-step fixture; skips loudly, as `official_small`, without ../shared."""
-    if not (OFFICIAL_TRAIN_SMALL / "state_0.npz").is_file():
-        _MISSING.append(str(OFFICIAL_TRAIN_SMALL))
-        pytest.skip(f"REFERENCE FIXTURE ABSENT: {OFFICIAL_TRAIN_SMALL} not found; training parity NOT checked")
-    return OFFICIAL_TRAIN_SMALL
+    """Path of the golden training-step fixture."""
+    return _fixture(OFFICIAL_TRAIN_SMALL, "training parity")
 
 
 @pytest.fixture
 def reference_pickle():
-    """Path of the official-format snapshot of official_small; skips loudly, as `official_small`, without ../shared."""
-    if not REFERENCE_PICKLE.is_file():
-        _MISSING.append(str(REFERENCE_PICKLE))
-        pytest.skip(f"REFERENCE FIXTURE ABSENT: {REFERENCE_PICKLE} not found; snapshot import NOT checked")
-    return REFERENCE_PICKLE
+    """Path of the official-format snapshot of official_small."""
+    return _fixture(REFERENCE_PICKLE, "snapshot import")
 
 
 def pytest_terminal_summary(terminalreporter):
