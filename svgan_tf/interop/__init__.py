@@ -1,1 +1,1 @@
-"""The reference implementation's formats: parameter names and its pickled snapshots."""
+"""The reference implementation's formats: parameter names, and its pickles and archives read as data only."""

