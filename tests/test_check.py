@@ -9,7 +9,7 @@ import PIL.Image
 import pytest
 
 from svgan_tf.data import check
-from tests import datasets, videos
+from tests import support
 
 
 def _check(source, **kwargs):
@@ -19,7 +19,7 @@ def _check(source, **kwargs):
 
 
 def test_check_reports_short_unreadable_and_odd_sized_frames(tmp_path):
-    root = datasets.write_frame_folder(tmp_path / "frames", [40, 5, 40, 40])
+    root = support.write_frame_folder(tmp_path / "frames", [40, 5, 40, 40])
     (root / "vid2" / "000003.png").write_bytes(b"not an image")
     PIL.Image.fromarray(np.zeros([20, 20, 3], np.uint8)).save(root / "vid3" / "000007.png")
     (root / "vid4").mkdir()
@@ -58,9 +58,9 @@ def test_check_reports_short_unreadable_and_odd_sized_frames(tmp_path):
 
 
 def test_check_on_videos_with_and_without_decoding(tmp_path):
-    clips = videos.sample_videos_or_skip()
-    source = datasets.link_files([clips["bikes"], clips["carphone_pristine"]], tmp_path / "videos")
-    datasets.transcode(clips["carphone_distorted"], source / "short.webm", "libvpx", 10)
+    clips = support.sample_videos_or_skip()
+    source = support.link_files([clips["bikes"], clips["carphone_pristine"]], tmp_path / "videos")
+    support.transcode(clips["carphone_distorted"], source / "short.webm", "libvpx", 10)
     (source / "garbage.mp4").write_bytes(b"garbage" * 100)
     (source / "empty.avi").write_bytes(b"")
     with open(clips["carphone_pristine"], "rb") as f:

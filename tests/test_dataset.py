@@ -5,8 +5,8 @@ import subprocess
 import sys
 
 from svgan_tf.data import pipeline
-from tests import datasets, videos
-from tests.conftest import REPO
+from tests import support
+from tests.support import REPO
 
 
 def _run(*args):
@@ -16,7 +16,7 @@ def _run(*args):
 
 
 def test_check_command_line(tmp_path):
-    root = datasets.write_frame_folder(tmp_path / "frames", [40, 5])
+    root = support.write_frame_folder(tmp_path / "frames", [40, 5])
     result = _run(f"--source={root}", "--check", "--strict")
     assert result.returncode == 1, result.stderr
     assert "vid1: 5 frames" in result.stdout and "1 problem(s)" in result.stdout
@@ -26,7 +26,7 @@ def test_check_command_line(tmp_path):
 
 
 def test_convert_command_line(tmp_path):
-    clips = videos.sample_videos_or_skip()
+    clips = support.sample_videos_or_skip()
     out = tmp_path / "clip.zip"
     result = _run(f"--source={clips['carphone_distorted']}", f"--out={out}", "--resolution=16", "--fps=30000/1001",
                   "--max_frames=40", "--chunk_frames=16", "--min_frames=10")

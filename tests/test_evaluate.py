@@ -32,7 +32,7 @@ def test_fvd_with_i3d_on_real_footage(tmp_path):
     """The issue's acceptance check on real video (small clip counts): FVD between two draws of real clips small
     and stable across seeds, against an untrained generator large."""
     import shutil
-    from tests.videos import sample_videos_or_skip
+    from tests.support import sample_videos_or_skip
     from svgan_tf.data import convert
     clips = sample_videos_or_skip()
     (tmp_path / "videos").mkdir()

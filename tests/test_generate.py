@@ -16,7 +16,7 @@ from svgan_tf.generate import UserError, VideoRenderer, _plan, frame_times, gene
 from svgan_tf.latents import TOKENS_PER_BLOCK, MotionTokenStream, content_z
 from svgan_tf.training.summaries import to_uint8
 from svgan_tf.data.video import read_mp4
-from tests.conftest import REPO
+from tests.support import REPO
 from tests.support import tiny_generator
 
 

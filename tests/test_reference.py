@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from svgan_tf.interop import reference
-from tests.conftest import REPO
+from tests.support import REPO
 from tools import reference_check
 
 

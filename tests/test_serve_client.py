@@ -39,7 +39,7 @@ from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, predict
 from tensorflow_serving.config import model_server_config_pb2
 
 from svgan_tf.export.savedmodel import export_savedmodel
-from tests.conftest import REPO
+from tests.support import REPO
 from tests.support import TINY_G, tiny_generator
 from svgan_tf import serve_client as sc
 

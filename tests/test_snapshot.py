@@ -1,6 +1,6 @@
 """svgan_tf.interop.snapshot: reading official training snapshots as data only.
 
-Snapshots, hostile ones included, are written opcode by opcode (`tests.pickle_writer` names globals as plain
+Snapshots, hostile ones included, are written opcode by opcode (`tools.pickle_writer` names globals as plain
 strings, so no module is imported to write them); a hostile one carries a payload that would create a marker file
 if anything from it ran. The hostile-pickle suite every reader faces is tests/test_unpickle.py; here are the
 snapshot's own places for a payload and its own allow-list entries.
@@ -16,8 +16,7 @@ import pytest
 
 from svgan_tf.interop.snapshot import SNAPSHOT_ALLOWED, read_snapshot, to_plain
 from svgan_tf.interop.unpickle import PickleFormatError, UnsafePickleError, load
-from tests.conftest import OFFICIAL_SMALL as OFFICIAL
-from tests.pickle_writer import (HOSTILE_PAYLOADS, Call, Global, New, PickleWriter, dumps, legacy_storage,
+from tools.pickle_writer import (HOSTILE_PAYLOADS, Call, Global, New, PickleWriter, dumps, legacy_storage,
                                  module_state, parameter, persistent, tensor)
 
 
@@ -129,12 +128,12 @@ EXPECTED_G = {"fc0.weight": W0, "fc0.bias": B0, "motion.0.weight": W1, "w_avg": 
 # The official-format fixture.
 
 
-def test_fixture_tensors_and_kwargs(reference_pickle):
+def test_fixture_tensors_and_kwargs(reference_pickle, official_small):
     snap = read_snapshot(reference_pickle)
-    config = json.loads((OFFICIAL / "config.json").read_text())
+    config = json.loads((official_small / "config.json").read_text())
     for key, npz in (("G", "params_G.npz"), ("G_ema", "params_G.npz"), ("D", "params_D.npz")):
         net = snap[key]
-        with np.load(OFFICIAL / npz) as ref:
+        with np.load(official_small / npz) as ref:
             assert list(net.state_dict) == list(ref.files)
             for name in ref.files:
                 assert net.state_dict[name].dtype == ref[name].dtype, name

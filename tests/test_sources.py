@@ -11,15 +11,15 @@ import tensorflow as tf
 
 from svgan_tf.data import convert, pipeline, sources
 from svgan_tf.data import sampling as sampling_lib
-from tests import datasets
+from tests import support
 
 CFG = sampling_lib.SamplingConfig()
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    return datasets.write_frame_folder(tmp_path_factory.mktemp("folder") / "videos", datasets.LENGTHS,
-                                       labels=datasets.LABELS)
+    return support.write_frame_folder(tmp_path_factory.mktemp("folder") / "videos", support.LENGTHS,
+                                       labels=support.LABELS)
 
 
 def test_folder_index_skips_short_videos_and_reads_labels(folder):
@@ -38,9 +38,9 @@ def test_folder_index_skips_short_videos_and_reads_labels(folder):
 
 
 def test_float_labels_and_inconsistent_labels(tmp_path):
-    root = datasets.write_frame_folder(tmp_path / "a", [3, 4], labels=[[0.5, 1.0], [2.0, -1.0]])
+    root = support.write_frame_folder(tmp_path / "a", [3, 4], labels=[[0.5, 1.0], [2.0, -1.0]])
     np.testing.assert_array_equal(pipeline.open_source(root).index.labels, [[0.5, 1.0], [2.0, -1.0]])
-    root = datasets.write_frame_folder(tmp_path / "b", [3, 4])
+    root = support.write_frame_folder(tmp_path / "b", [3, 4])
     entries = [["vid0/000000.png", 0], ["vid0/000001.png", 1], ["vid0/000002.png", 0]]
     (root / "dataset.json").write_text(json.dumps({"labels": entries}))
     with pytest.raises(ValueError, match="'vid0' have different labels"):
@@ -48,11 +48,11 @@ def test_float_labels_and_inconsistent_labels(tmp_path):
 
 
 def test_folder_zip_and_tfrecord_give_identical_clips(folder, tmp_path):
-    reference = datasets.clip_batches(pipeline.open_source(folder), CFG)
+    reference = support.clip_batches(pipeline.open_source(folder), CFG)
     others = [
-        pipeline.open_source(datasets.zip_folder(folder, tmp_path / "top.zip", top="videos")),
-        pipeline.open_source(datasets.zip_folder(folder, tmp_path / "flat.zip", dir_entries=False)),
-        pipeline.open_source(datasets.zip_folder(folder, tmp_path / "top_nodirs.zip", top="videos", dir_entries=False)),
+        pipeline.open_source(support.zip_folder(folder, tmp_path / "top.zip", top="videos")),
+        pipeline.open_source(support.zip_folder(folder, tmp_path / "flat.zip", dir_entries=False)),
+        pipeline.open_source(support.zip_folder(folder, tmp_path / "top_nodirs.zip", top="videos", dir_entries=False)),
     ]
     convert.make_dataset(str(folder), str(tmp_path / "records"), 16, shard_bytes=4000, log=lambda _: None)
     others.append(pipeline.open_source(tmp_path / "records"))
@@ -61,23 +61,23 @@ def test_folder_zip_and_tfrecord_give_identical_clips(folder, tmp_path):
     for source in others:
         assert source.index.video_names == ("vid0", "vid1", "vid3", "vid4", "vid5")
         np.testing.assert_array_equal(source.index.labels, pipeline.open_source(folder).index.labels)
-        datasets.assert_same_clips(reference, datasets.clip_batches(source, CFG))
+        support.assert_same_clips(reference, support.clip_batches(source, CFG))
 
 
 def test_bad_frames_are_reported_with_their_file(tmp_path):
-    root = datasets.write_frame_folder(tmp_path / "size", [5, 5])
+    root = support.write_frame_folder(tmp_path / "size", [5, 5])
     PIL.Image.fromarray(np.zeros([20, 20, 3], np.uint8)).save(root / "vid1" / "000002.png")
     source = pipeline.open_source(root, sampling=sampling_lib.SamplingConfig(num_frames=5, max_dist=4))
     with pytest.raises(tf.errors.InvalidArgumentError, match="vid1/000002.png"):
-        datasets.clip_batches(source, CFG, n_batches=1, batch_size=4)
-    root = datasets.write_frame_folder(tmp_path / "garbage", [5, 5])
+        support.clip_batches(source, CFG, n_batches=1, batch_size=4)
+    root = support.write_frame_folder(tmp_path / "garbage", [5, 5])
     (root / "vid1" / "000003.png").write_bytes(b"not an image")
     source = pipeline.open_source(root, sampling=sampling_lib.SamplingConfig(num_frames=5, max_dist=4))
     with pytest.raises(tf.errors.InvalidArgumentError, match="vid1/000003.png"):
-        datasets.clip_batches(source, CFG, n_batches=1, batch_size=4)
-    root = datasets.write_frame_folder(tmp_path / "rect", [3])
+        support.clip_batches(source, CFG, n_batches=1, batch_size=4)
+    root = support.write_frame_folder(tmp_path / "rect", [3])
     PIL.Image.fromarray(np.zeros([16, 12, 3], np.uint8)).save(root / "vid0" / "000000.png")
     with pytest.raises(ValueError, match="vid0/000000.png.*square"):
         pipeline.open_source(root)
     with pytest.raises(ValueError, match="expected resolution 32"):
-        pipeline.open_source(datasets.write_frame_folder(tmp_path / "res", [3]), resolution=32)
+        pipeline.open_source(support.write_frame_folder(tmp_path / "res", [3]), resolution=32)

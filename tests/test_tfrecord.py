@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from svgan_tf.data import sampling as sampling_lib
 from svgan_tf.data import tfrecord
-from tests import datasets
+from tests import support
 
 LENGTHS = (4, 2, 5)
 
@@ -16,7 +16,7 @@ LENGTHS = (4, 2, 5)
 def _write(directory, shard_bytes=2000):
     writer = tfrecord.ShardWriter(str(directory), shard_bytes)
     for v, length in enumerate(LENGTHS):
-        frames = [tf.io.encode_png(datasets.frame(v, f)).numpy() for f in range(length)]
+        frames = [tf.io.encode_png(support.frame(v, f)).numpy() for f in range(length)]
         writer.add_video(f"video{v}", [float(v), 1.0], frames)
     return writer.finish("the source", 16)
 
@@ -42,12 +42,12 @@ def test_shards_round_trip_with_byte_offsets(tmp_path):
     assert source.index.lengths.tolist() == [4, 5] and source.index.resolution == 16
     np.testing.assert_array_equal(source.index.labels, [[0.0, 1.0], [2.0, 1.0]])
     frames = source.load_frames(tf.constant(1, tf.int64), tf.constant([4, 0, 2], tf.int64)).numpy()
-    np.testing.assert_array_equal(frames, np.stack([datasets.frame(2, f) for f in (4, 0, 2)]))
+    np.testing.assert_array_equal(frames, np.stack([support.frame(2, f) for f in (4, 0, 2)]))
     every = tfrecord.TFRecordSource(str(tmp_path), sampling=sampling_lib.SamplingConfig(num_frames=1),
                                     use_labels=False)
     assert every.index.num_videos == 3 and every.index.c_dim == 0
     np.testing.assert_array_equal(every.load_frames(tf.constant(1, tf.int64), tf.constant([1], tf.int64)).numpy(),
-                                  datasets.frame(1, 1)[None])
+                                  support.frame(1, 1)[None])
 
 
 def test_source_checks_the_index(tmp_path):

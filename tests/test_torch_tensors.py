@@ -5,7 +5,7 @@ import pytest
 
 from svgan_tf.interop.torch_tensors import Storage, load_legacy_storage, rebuild_tensor_v2
 from svgan_tf.interop.unpickle import PickleFormatError
-from tests.pickle_writer import legacy_storage
+from tools.pickle_writer import legacy_storage
 
 FLAT = np.random.default_rng(0).standard_normal(20).astype(np.float32)
 

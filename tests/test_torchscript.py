@@ -1,6 +1,6 @@
 """svgan_tf.interop.torchscript: the restricted reader of TorchScript archives, on archives written here.
 
-The archives are written opcode by opcode (`tests.pickle_writer`); a hostile one carries a payload that would
+The archives are written opcode by opcode (`tools.pickle_writer`); a hostile one carries a payload that would
 create a marker file if anything ran. The hostile-pickle suite every reader faces is tests/test_unpickle.py.
 """
 
@@ -9,7 +9,7 @@ import pytest
 
 from svgan_tf.interop.torchscript import read_torchscript_tensors
 from svgan_tf.interop.unpickle import PickleFormatError, UnsafePickleError
-from tests.pickle_writer import Call, Global, New, Pid, dumps, torchscript_archive
+from tools.pickle_writer import Call, Global, New, Pid, dumps, torchscript_archive
 
 
 def _tensor(key, numel, shape, stride):

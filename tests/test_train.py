@@ -19,7 +19,7 @@ from svgan_tf import evaluate
 from svgan_tf.training import loop
 from svgan_tf.interop import reference
 from svgan_tf.networks.generator import Generator
-from tests.conftest import REPO
+from tests.support import REPO
 
 # A tiny model on the built-in synthetic videos: a step takes well under a second on a CPU.
 TINY = config.TrainConfig(

@@ -3,7 +3,7 @@
 Every case runs against each allow-list configuration through its public reader: the outer snapshot pickle
 (`read_snapshot`), the legacy torch storage stream inside a snapshot (the hostile pickle is the stream's first
 pickle), the TorchScript archive (`data.pkl`) and the I3D weights checkpoint. Hostile pickles are written opcode by
-opcode (`tests.pickle_writer`); their payloads would create a marker file if anything from them ran.
+opcode (`tools.pickle_writer`); their payloads would create a marker file if anything from them ran.
 """
 
 import dataclasses
@@ -17,7 +17,7 @@ from svgan_tf.interop.snapshot import read_snapshot
 from svgan_tf.interop.torchscript import read_torchscript_tensors
 from svgan_tf.interop.unpickle import PickleFormatError, UnsafePickleError, check_protocol
 from svgan_tf.metrics import i3d
-from tests.pickle_writer import HOSTILE_PAYLOADS, Call, New, Pid, dumps, legacy_storage, torchscript_archive
+from tools.pickle_writer import HOSTILE_PAYLOADS, Call, New, Pid, dumps, legacy_storage, torchscript_archive
 
 
 def _read_snapshot(path, data):

@@ -4,7 +4,7 @@
     python -m tools.bench_import --snapshot=/data/network-snapshot-sky256.pkl   # keep / reuse the file
 
 No real published snapshot can be downloaded here, so this writes one in the official layout
-(`tests/pickle_writer.py`, no torch): the StyleGAN-V SkyTimelapse-256 networks (G 32.1M and D 25.3M
+(`tools/pickle_writer.py`, no torch): the StyleGAN-V SkyTimelapse-256 networks (G 32.1M and D 25.3M
 parameters, random weights), G_ema, and the Adam moments (`exp_avg`, `exp_avg_sq`) of G_opt and D_opt that a
 training snapshot carries, about 0.8 GB. Then, each in a fresh process (so each peak RSS is its own):
 
@@ -57,7 +57,7 @@ def write_snapshot(path):
     import numpy as np
 
     from svgan_tf.interop import reference
-    from tests import pickle_writer as sw
+    from tools import pickle_writer as sw
 
     def easydict(value):
         return sw.Call("src.dnnlib.util.EasyDict", {k: easydict(v) if isinstance(v, dict) else v
