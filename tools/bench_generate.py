@@ -13,7 +13,7 @@ tracing; "steady" is the rate after the first 10% of the frames. "= one-shot" ch
 `svgan_tf.generate.one_shot_frames` (all those frames in one generator call, the token stream
 materialised from token 0): "yes" when every uint8 value is equal, else the number of values that differ.
 
-Configurations: `tiny` is the test suite's 32x32 generator (tests/tiny_models.py); `small` is 64x64 with the
+Configurations: `tiny` is 32x32 with the test suite's tiny sizes (tests/support.py); `small` is 64x64 with the
 reference motion sizes (512-wide tokens, kernel 11, a token every 16 frames) and narrow synthesis layers.
 """
 
@@ -34,6 +34,9 @@ flags.DEFINE_integer("check_frames", 64, "Frames at each end of the video compar
 flags.DEFINE_string("child", None, "Internal: run one measurement of this many frames and print JSON.")
 FLAGS = flags.FLAGS
 
+TINY = dict(z_dim=8, w_dim=12, img_resolution=32, channel_base=256, channel_max=16, num_fp16_res=0, conv_clamp=256,
+            motion_z_dim=6, motion_v_dim=10, motion_kernel_size=3, motion_z_distance=4, time_enc_dim=5,
+            min_period_len=4, max_period_len=64, max_num_frames=64)
 SMALL = dict(z_dim=512, w_dim=512, img_resolution=64, channel_base=2048, channel_max=128, num_fp16_res=0,
              motion_z_dim=512, motion_v_dim=512, motion_kernel_size=11, motion_z_distance=16, time_enc_dim=256,
              min_period_len=16, max_period_len=1024)
@@ -45,9 +48,8 @@ def run_child(num_frames):
     from svgan_tf.generate import frame_times, generate_video, one_shot_frames
     from svgan_tf.networks.generator import Generator
     from svgan_tf.training.summaries import to_uint8
-    from tests.support import TINY_G
 
-    G = Generator(**(TINY_G if FLAGS.config == "tiny" else SMALL))
+    G = Generator(**(TINY if FLAGS.config == "tiny" else SMALL))
     rss_start = rss_mb()
     marks = {}  # frames done -> (seconds, RSS MB)
     done = [0]
