@@ -1,9 +1,10 @@
 """python -m svgan_tf.evaluate --checkpoint=runs/sky --data=DATA --metrics=fvd2048_16f,fid50k_full
 
-FVD / FID of a generator (a checkpoint, or an exported SavedModel) against a dataset, exactly as the reference protocol (`svgan_tf.metrics.protocols`),
-offline: the I3D and Inception weights come from pip packages (requirements-weights.txt). Each result is
-printed and appended as a JSON line to `--out` (default: `RUN/metrics.jsonl` for a run directory) and, for
-a run, written to its TensorBoard log (`Metrics/<name>`) at the checkpoint's step.
+FVD / FID of a generator (a checkpoint, or an exported SavedModel) against a dataset, exactly as the reference
+protocol (`svgan_tf.metrics.protocols`), offline: the I3D and Inception weights come from pip packages
+(requirements-weights.txt). Each result is printed and appended as a JSON line to `--out` (default: the
+run's `metrics.jsonl` for a run directory) and, for a run, written to its TensorBoard log
+(`Metrics/<name>`) at the checkpoint's step.
 
 `--real_vs_real` needs no generator: it compares two disjoint halves of the dataset (videos alternately
 assigned in name order, different clip offsets), which shows the floor of the metric for the dataset.
@@ -21,12 +22,12 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from svgan_tf import atomic, tokens
 from svgan_tf.data import pipeline
 from svgan_tf.data import sampling as sampling_lib
-from svgan_tf.training import summaries
 from svgan_tf.metrics import protocols
-from svgan_tf.networks.motion import num_motion_tokens
 from svgan_tf.metrics.frechet import frechet_distance
+from svgan_tf.training import run_dir, summaries
 
 DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "svgan_tf", "metrics")
 
@@ -69,8 +70,8 @@ class SavedModelGenerator:
         self.motion_z_distance, self.max_num_frames = meta["motion_z_distance"], meta["max_num_frames"]
 
     def num_motion_tokens(self, max_t):
-        kernel_size = (self.window_length - 2) // 2 + 1  # window_length = 2 (kernel_size - 1) + 2
-        return num_motion_tokens(max_t, self.motion_z_distance, kernel_size, self.max_num_frames)
+        """Tokens the reference draws for frames up to time `max_t` (`svgan_tf.tokens.num_motion_tokens`)."""
+        return tokens.num_motion_tokens(max_t, self.motion_z_distance, self.window_length, self.max_num_frames)
 
     def sample_motion_z(self, batch_size, num_tokens, seed):
         return tf.random.stateless_normal([batch_size, num_tokens, self.motion_z_dim], seed=seed, alg="philox")
@@ -84,7 +85,7 @@ class SavedModelGenerator:
         motion_z = np.asarray(motion_z)
         frames = []
         for f in range(t.shape[1]):
-            start = np.floor(t[:, f] / np.float32(self.motion_z_distance)).astype(np.int64)
+            start = tokens.window_start(t[:, f], self.motion_z_distance)
             window = np.stack([motion_z[b, s:s + self.window_length] for b, s in enumerate(start)])
             frames.append(self._frame(w=w, window=tf.constant(window), t=tf.constant(t[:, f]), **conditioning)["frame"])
         return tf.stack(frames, axis=1)
@@ -94,8 +95,7 @@ def load_for_metrics(path):
     """A checkpoint (run, prefix, .npz) or an exported SavedModel version directory, as a generator."""
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
         return SavedModelGenerator(path)
-    from svgan_tf.training.run_dir import load_generator
-    return load_generator(path, num_fp16_res=0)
+    return run_dir.load_generator(path, num_fp16_res=0)
 
 
 def resolve_protocols(names, num_fake=None, num_real=None):
@@ -161,9 +161,7 @@ def write_results(results, out_path, extra):
     """Appends one JSON line per metric to `out_path` (and returns the lines)."""
     lines = [json.dumps({"metric": name, "value": value, **extra}) for name, value in results.items()]
     if out_path:
-        os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
-        with open(out_path, "a") as f:
-            f.write("".join(line + "\n" for line in lines))
+        atomic.append_lines(out_path, lines)
     return lines
 
 
@@ -181,7 +179,7 @@ def _define_flags():
     flags.DEFINE_integer("batch", 16, "Clips per batch.")
     flags.DEFINE_integer("resolution", None, "Frame size of the dataset (default: the generator's).")
     flags.DEFINE_string("cache_dir", DEFAULT_CACHE, "Real statistics cache ('' for none).")
-    flags.DEFINE_string("out", None, "JSON-lines file to append results to (default: RUN/metrics.jsonl).")
+    flags.DEFINE_string("out", None, "JSON-lines file to append results to (default: the run's metrics.jsonl).")
 
 
 def main(argv):
@@ -202,9 +200,8 @@ def main(argv):
     except (OSError, ValueError) as error:
         print(f"svgan_tf.evaluate: {error}", file=sys.stderr)
         sys.exit(2)
-    run_dir = FLAGS.checkpoint if FLAGS.checkpoint and os.path.isfile(os.path.join(FLAGS.checkpoint, "config.json")) \
-        else None
-    out = FLAGS.out or (os.path.join(run_dir, "metrics.jsonl") if run_dir else None)
+    run = FLAGS.checkpoint if FLAGS.checkpoint and run_dir.is_run(FLAGS.checkpoint) else None
+    out = FLAGS.out or (run_dir.metrics_path(run) if run else None)
     scaled = any(p != protocols.PROTOCOLS[p.name] for p in metric_protocols)
     extra = dict(checkpoint=FLAGS.checkpoint, real_vs_real=FLAGS.real_vs_real, data=FLAGS.data, seed=FLAGS.seed,
                  protocol={p.name: dataclasses.asdict(p) for p in metric_protocols}, scaled_down=scaled,
@@ -212,12 +209,11 @@ def main(argv):
                  time=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
     for line in write_results(results, out, extra):
         print(line)
-    if run_dir:
-        step = tf.train.load_variable(tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints")),
-                                      "step/.ATTRIBUTES/VARIABLE_VALUE")
-        with tf.summary.create_file_writer(os.path.join(run_dir, "tensorboard")).as_default():
+    if run:
+        step = run_dir.read_step(run_dir.latest_checkpoint(run))
+        with tf.summary.create_file_writer(run_dir.tensorboard_dir(run)).as_default():
             for name, value in results.items():
-                tf.summary.scalar(f"Metrics/{name}", value, step=int(np.asarray(step)))
+                tf.summary.scalar(f"Metrics/{name}", value, step=step)
 
 
 if __name__ == "__main__":

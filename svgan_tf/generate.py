@@ -47,12 +47,12 @@ import zipfile
 import numpy as np
 import tensorflow as tf
 
-from svgan_tf.training import summaries
+from svgan_tf import tokens
 from svgan_tf.data import video
-from svgan_tf.training.run_dir import load_generator
-from svgan_tf.latents import MotionTokenStream, content_z, parse_seeds
-from svgan_tf.networks.motion import window_length
 from svgan_tf.data.video import check_mp4_support, open_writer
+from svgan_tf.latents import MotionTokenStream, content_z, parse_seeds
+from svgan_tf.training import summaries
+from svgan_tf.training.run_dir import load_generator
 
 EXTENSIONS = {"mp4": ".mp4", "gif": ".gif", "frames": ""}
 GIF_MAX_BYTES = 1 << 30  # raw frames a GIF may hold in memory before it is encoded
@@ -157,12 +157,10 @@ class VideoRenderer:
         # video must not depend on the others it is rendered with (grid cells equal the single videos).
         self.ws = tf.concat([G.mapping(content_z(s, G.z_dim)[None], None if c is None else c,
                                        truncation_psi=float(truncation_psi)) for s in content_seeds], axis=0)
-        mm = G.motion_mapping
-        # The largest window any chunk of `batch_frames` consecutive frames can need (floor of a sum is at
-        # most one more than the sum of floors; one more for float32 rounding of the times). A fixed length
-        # keeps every call the same shape; tokens past a frame's own window do not change it.
-        self.window_tokens = (int(math.floor((self.batch_frames - 1) * self.time_step / mm.motion_z_distance))
-                              + 2 + window_length(mm.kernel_size))
+        # The largest window any chunk of `batch_frames` consecutive frames can need. A fixed length keeps
+        # every call the same shape; tokens past a frame's own window do not change it.
+        self.window_tokens = tokens.longest_window((self.batch_frames - 1) * self.time_step, G.motion_z_distance,
+                                                   G.window_length)
         self._synthesize = _compiled_synthesis(G)
 
     def frame_times(self, first, count):
@@ -329,8 +327,8 @@ def _plan(FLAGS):
     if not FLAGS.overwrite:
         existing = [path for path, _, _ in jobs if os.path.lexists(path)]
         if existing:
-            raise UserError(f"--out: {existing[0]} exists{f' (and {len(existing) - 1} more)' if len(existing) > 1 else ''}"
-                            "; pass --overwrite to replace, or choose another --out.")
+            more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+            raise UserError(f"--out: {existing[0]} exists{more}; pass --overwrite to replace, or choose another --out.")
     return num_frames, jobs
 
 

@@ -4,11 +4,11 @@
 
 The snapshot is read by `svgan_tf.interop.snapshot` (a restricted unpickler: nothing in the file is
 executed, see its docstring). G, D and G_ema are built from the constructor arguments stored in the
-file, their weights loaded through the reference names (`svgan_tf.interop.reference`), and OUT becomes a training
-run directory like any other:
+file, their weights loaded through the reference names (`svgan_tf.interop.reference`), and OUT becomes a
+training run directory like any other (`svgan_tf.training.run_dir`):
 
 * `config.json` and `checkpoints/ckpt-0` (G, D, G_ema, fresh optimisers, step 0): what
-  `python -m svgan_tf.generate --checkpoint OUT` and `python -m export.* --checkpoint OUT` load;
+  `python -m svgan_tf.generate --checkpoint OUT` and `python -m svgan_tf.export.* --checkpoint OUT` load;
 * `import.flags`: the architecture as training flags, for fine-tuning:
   `python -m svgan_tf.train --flagfile=OUT/import.flags --data=DATA --outdir=NEW --resume=OUT/checkpoints/ckpt-0`
   (the kimg counter and Adam moments start afresh: the snapshot's optimiser state is not imported);
@@ -21,24 +21,20 @@ OUT is written under a temporary name and renamed when complete; an existing OUT
 """
 
 import dataclasses
-import json
 import os
 import sys
 import time
 
-from absl import app, flags
 import tensorflow as tf
+from absl import app, flags
 
 from svgan_tf import atomic
-
-from svgan_tf.training import loop
-from svgan_tf.training import config
 from svgan_tf.interop import reference
 from svgan_tf.interop.snapshot import read_snapshot
 from svgan_tf.interop.unpickle import PickleFormatError
-from svgan_tf.training.run_dir import load_generator
 from svgan_tf.networks.discriminator import Discriminator
 from svgan_tf.networks.generator import Generator
+from svgan_tf.training import config, loop, run_dir
 
 # TrainConfig fields that describe the networks: written to import.flags.
 ARCHITECTURE_FLAGS = ("cond", "mirror", "num_frames", "max_dist", "max_num_frames", "total_dists", "z_dim", "w_dim",
@@ -96,8 +92,8 @@ def _require_expressible(cfg, generator_kwargs, discriminator_kwargs=None):
 
 def _flagfile(cfg):
     lines = [f"# Architecture of an imported snapshot. Fine-tune with:\n#   python -m svgan_tf.train "
-             f"--flagfile={os.path.join(cfg.outdir, 'import.flags')} --data=DATA --outdir=NEW "
-             f"--resume={os.path.join(cfg.outdir, 'checkpoints', 'ckpt-0')}"]
+             f"--flagfile={run_dir.import_flags_path(cfg.outdir)} --data=DATA --outdir=NEW "
+             f"--resume={run_dir.checkpoint_prefix(cfg.outdir, 0)}"]
     for name in ARCHITECTURE_FLAGS:
         value = getattr(cfg, name)
         if isinstance(value, bool):
@@ -120,20 +116,15 @@ def write_run(out_dir, cfg, weights, source):
     """
     if os.path.exists(out_dir):
         raise FileExistsError(f"{out_dir} exists: choose another --out.")
-    with atomic.staged_path(out_dir, directory=True) as staging:
+    with atomic.staged_path(out_dir, directory=True, overwrite=False) as staging:
         training = loop.build_training(dataclasses.replace(cfg, outdir=out_dir), tf.distribute.get_strategy())
         for name in ("G", "D", "G_ema"):
             if weights.get(name) is not None:
                 reference.load_reference_weights(getattr(training, name), weights[name], source=f"{source}: {name}")
-        with open(os.path.join(staging, "config.json"), "w") as f:
-            json.dump(dataclasses.asdict(cfg), f, indent=1)
-        with open(os.path.join(staging, "import.flags"), "w") as f:
-            f.write(_flagfile(cfg))
-        tf.train.CheckpointManager(training.checkpoint(), os.path.join(staging, "checkpoints"), 1).save(0)
-        export = os.path.join(staging, "G_ema-reference-000000.npz")
-        reference.save_reference_npz(training.G_ema, export)
-        with open(export[:-4] + ".json", "w") as f:
-            json.dump(training.G_ema.get_config(), f, indent=1)
+        run_dir.write_config(staging, cfg)
+        atomic.write_text(run_dir.import_flags_path(staging), _flagfile(cfg))
+        tf.train.CheckpointManager(training.checkpoint(), run_dir.checkpoints_dir(staging), 1).save(0)
+        run_dir.write_reference_generator(run_dir.reference_export_path(staging, 0), training.G_ema)
     return training
 
 
@@ -152,7 +143,7 @@ def import_snapshot(pkl_path, out_dir, progress=None):
 
 def import_npz(npz_path, out_dir, seed=0):
     """Reference-named generator weights (`.npz` + `.json`) -> run directory with a fresh D."""
-    G = load_generator(npz_path)
+    G = run_dir.load_generator(npz_path)
     kwargs = G.get_config()
     cfg = config.TrainConfig(
         data=None, outdir=out_dir, seed=seed, cond=bool(kwargs["c_dim"]), max_num_frames=kwargs["max_num_frames"],
@@ -192,7 +183,7 @@ def main(argv):
         sys.exit(2)
     print(f"{FLAGS.out}: imported G ({reference.num_parameters(training.G):,} parameters), D "
           f"({reference.num_parameters(training.D):,}), G_ema in {time.perf_counter() - start:.1f} s. Fine-tune with "
-          f"--flagfile={os.path.join(FLAGS.out, 'import.flags')}; generate / export with --checkpoint={FLAGS.out}.")
+          f"--flagfile={run_dir.import_flags_path(FLAGS.out)}; generate / export with --checkpoint={FLAGS.out}.")
 
 
 if __name__ == "__main__":

@@ -58,7 +58,8 @@ def content_z(seed, z_dim):
 
 
 class MotionTokenStream:
-    """The unbounded motion-noise token sequence of video `seed`, materialised a window at a time.
+    """The unbounded motion-noise token sequence of video `seed`, materialised a window at a time (which
+    window frames need is `svgan_tf.tokens`).
 
     Args:
         seed: video seed (non-negative integer).

@@ -10,7 +10,7 @@ needs is in the file (`metadata` signature), and it uses only numpy and the Lite
 2. Motion-noise tokens: an endless sequence of standard-normal vectors, token j at time
    j * motion_z_distance, drawn lazily (`svgan_tf.latents`, NumPy only: the same seed is the same video
    as with `svgan_tf.generate`); only the `window_length` tokens from index floor(t / motion_z_distance)
-   are needed for a frame at time t.
+   (`svgan_tf.tokens.window_start`, NumPy as well) are needed for a frame at time t.
 3. Frame i at time t = time_offset + i * time_step (frame units of the training data: time_step 1 is
    the training frame rate; 0.5 renders two frames per training frame, slow motion):
    `frame = frame_at_time(w, window, t)`, a [1, R, R, 3] float32 image in about [-1, 1].
@@ -21,9 +21,10 @@ Memory is constant however long the video: only the current window of tokens is 
 import sys
 import time
 
-from absl import app, flags
 import numpy as np
+from absl import app, flags
 
+from svgan_tf import tokens
 from svgan_tf.latents import MotionTokenStream, content_z
 
 
@@ -57,12 +58,12 @@ class FramePlayer:
         self.conditioning = conditioning
         z = content_z(seed, self.meta["z_dim"])[None]
         self.w = interpreter.get_signature_runner("mapping")(z=z, **conditioning)["w"]
-        self.tokens = MotionTokenStream(seed, self.meta["motion_z_dim"])
+        self.stream = MotionTokenStream(seed, self.meta["motion_z_dim"])
 
     def frame(self, t):
         """The frame at time `t` (>= 0) as uint8 [R, R, 3]."""
-        start = int(np.floor(np.float32(t) / np.float32(self.meta["motion_z_distance"])))
-        window = self.tokens.window(start, self.meta["window_length"])[None]
+        start = int(tokens.window_start(t, self.meta["motion_z_distance"]))
+        window = self.stream.window(start, self.meta["window_length"])[None]
         frame = self.frame_at_time(w=self.w, window=window, t=np.array([t], np.float32),
                                    **self.conditioning)["frame"][0]
         return np.clip(np.round((frame + 1.0) * 127.5), 0, 255).astype(np.uint8)

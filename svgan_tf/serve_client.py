@@ -13,9 +13,10 @@ motion-token window length W. A served model without a `metadata` signature is n
 
 Each video is rendered in requests of `--frames_per_request` frames at times t = i * time_step
 (`serving_default`: z, motion_z, t -> uint8 frames), so the frames per request stay bounded. A frame at
-time t needs the motion tokens 0 .. floor(t / d) + W - 1 of the video's token sequence (the `num_tokens`
-output of `metadata`) and the signature has no token offset, so each request sends exactly that prefix: it
-grows by one token every d frames (1024 frames at d = 16 with the reference sizes: 85 tokens of 512 floats).
+time t needs the motion tokens 0 .. floor(t / d) + W - 1 of the video's token sequence
+(`svgan_tf.tokens.prefix_length`, the `num_tokens` output of `metadata`) and the signature has no token
+offset, so each request sends exactly that prefix: it grows by one token every d frames (1024 frames at
+d = 16 with the reference sizes: 85 tokens of 512 floats).
 
 Inputs: the content latent and motion tokens of each seed are `svgan_tf.latents` (NumPy): seed 3 is the
 same video here as with `python -m svgan_tf.generate` and the LiteRT player, whatever --num_frames.
@@ -36,7 +37,7 @@ import urllib.request
 
 import numpy as np
 
-from svgan_tf import latents
+from svgan_tf import latents, tokens
 
 SERVING_SIGNATURE = "serving_default"
 METADATA_SIGNATURE = "metadata"
@@ -174,7 +175,8 @@ def model_info(signatures, metadata, model="model"):
     """
     if SERVING_SIGNATURE not in signatures:
         raise ServeClientError(f"{model} has no signature '{SERVING_SIGNATURE}' (it has: "
-                               f"{', '.join(sorted(signatures)) or 'none'}); is it an svgan_tf.export.savedmodel export?")
+                               f"{', '.join(sorted(signatures)) or 'none'}); is it an svgan_tf.export.savedmodel "
+                               "export?")
     sig = signatures[SERVING_SIGNATURE]
     wrong = f"signature '{SERVING_SIGNATURE}' of {model} is not an svgan-tf video signature: {_describe(sig)}"
     expected = {"z", "motion_z", "t"}
@@ -228,15 +230,6 @@ def frame_times(num_frames, time_step=1.0):
     return (np.arange(num_frames, dtype=np.float64) * float(time_step)).astype(np.float32)
 
 
-def num_tokens_needed(max_t, motion_z_distance, window_length):
-    """Motion tokens 0 .. L-1 that frames at times <= max_t need: L = floor(max_t / d) + W.
-
-    The division is float32, as in the network (`svgan_tf.networks.motion.token_window`) and the `num_tokens` output
-    of the `metadata` signature.
-    """
-    return int(np.floor(np.float32(max_t) / np.float32(motion_z_distance))) + int(window_length)
-
-
 def draw_inputs(seed, z_dim, motion_z_dim, num_tokens):
     """z [1, z_dim] and the first `num_tokens` motion tokens [1, num_tokens, motion_z_dim] of video `seed`
     (`svgan_tf.latents`: the same video as `svgan_tf.generate` and the LiteRT player give for the seed)."""
@@ -258,11 +251,11 @@ def video_requests(info, seed, times, frames_per_request, class_idx=None):
     elif class_idx is not None:
         raise ServeClientError("--class_idx given but the model is not conditional.")
     z, motion_z = draw_inputs(seed, info.z_dim, info.motion_z_dim,
-                              num_tokens_needed(times.max(), info.motion_z_distance, info.window_length))
+                              tokens.prefix_length(times.max(), info.motion_z_distance, info.window_length))
     for start in range(0, len(times), frames_per_request):
         t = times[start:start + frames_per_request]
-        tokens = num_tokens_needed(t.max(), info.motion_z_distance, info.window_length)
-        inputs = {"z": z, "motion_z": motion_z[:, :tokens], "t": t[None]}
+        prefix = tokens.prefix_length(t.max(), info.motion_z_distance, info.window_length)
+        inputs = {"z": z, "motion_z": motion_z[:, :prefix], "t": t[None]}
         if c is not None:
             inputs["c"] = c
         yield inputs

@@ -1,5 +1,6 @@
 """Flags -> TrainConfig: reference defaults, automatic values, validation errors naming the flag."""
 
+import dataclasses
 import pathlib
 import subprocess
 import sys
@@ -65,3 +66,17 @@ def test_unknown_flag_is_refused_by_the_command():
     result = subprocess.run([sys.executable, "-m", "svgan_tf.train", "--data=demo", "--bacth=4"], cwd=REPO,
                             capture_output=True, text=True)
     assert result.returncode != 0 and "bacth" in result.stderr
+
+
+def test_json_round_trip_keeps_every_field():
+    cfg = config.TrainConfig(data="demo", total_dists=(2, 8), betas=(0.5, 0.9), metrics=("fvd2048_16f",),
+                             conv_clamp=-1.0, cond=True, lr=0.001).resolve(64, c_dim=3, num_replicas=2)
+    for value in (cfg, config.TrainConfig()):
+        loaded = config.TrainConfig.from_json(value.to_json())
+        assert loaded == value
+        assert all(type(getattr(loaded, f.name)) is type(getattr(value, f.name)) for f in dataclasses.fields(value))
+    assert config.TrainConfig.from_json('{"batch": 8}') == config.TrainConfig(batch=8)
+    with pytest.raises(ValueError, match="unknown training config fields: bacth"):
+        config.TrainConfig.from_json('{"bacth": 8}')
+    with pytest.raises(ValueError, match="JSON object"):
+        config.TrainConfig.from_json("[1, 2]")

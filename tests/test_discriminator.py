@@ -1,6 +1,5 @@
 """Discriminator: clip logits, frame fusion, time conditioning, class conditioning, R1 gradients."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf

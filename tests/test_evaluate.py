@@ -6,12 +6,11 @@ import keras
 import numpy as np
 import pytest
 
+from svgan_tf import evaluate
 from svgan_tf.data import pipeline
 from svgan_tf.data import sampling as sampling_lib
-from svgan_tf import evaluate
 from tests.support import STUB_DETECTORS as STUB
 from tests.support import tiny_generator
-
 
 
 def test_evaluate_generator_and_real_vs_real(tmp_path):
@@ -32,8 +31,9 @@ def test_fvd_with_i3d_on_real_footage(tmp_path):
     """The issue's acceptance check on real video (small clip counts): FVD between two draws of real clips small
     and stable across seeds, against an untrained generator large."""
     import shutil
-    from tests.support import sample_videos_or_skip
+
     from svgan_tf.data import convert
+    from tests.support import sample_videos_or_skip
     clips = sample_videos_or_skip()
     (tmp_path / "videos").mkdir()
     for name in ("bikes", "bigbuckbunny"):
@@ -57,6 +57,7 @@ def test_fvd_with_i3d_on_real_footage(tmp_path):
 def test_evaluate_cli(tmp_path):
     import subprocess
     import sys
+
     from svgan_tf.interop import reference
     G = tiny_generator()
     reference.save_reference_npz(G, tmp_path / "g.npz")

@@ -11,13 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from svgan_tf.interop import reference
+from svgan_tf.data.video import read_mp4
 from svgan_tf.generate import UserError, VideoRenderer, _plan, frame_times, generate_video, one_shot_frames
+from svgan_tf.interop import reference
 from svgan_tf.latents import TOKENS_PER_BLOCK, MotionTokenStream, content_z
 from svgan_tf.training.summaries import to_uint8
-from svgan_tf.data.video import read_mp4
-from tests.support import REPO
-from tests.support import tiny_generator
+from tests.support import REPO, tiny_generator
 
 
 @pytest.fixture(scope="module")

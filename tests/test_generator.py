@@ -1,11 +1,9 @@
 """Generator: shapes, truncation, w_avg tracking, mixed precision, serialisation round trips."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from svgan_tf.networks.generator import Generator
 from tests.support import TINY_G, tiny_generator
 
 

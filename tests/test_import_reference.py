@@ -9,33 +9,32 @@ import sys
 
 import numpy as np
 import pytest
-import tensorflow as tf
 from PIL import Image
 
-from svgan_tf.training import config
+from svgan_tf import import_reference
 from svgan_tf.interop import reference
-from svgan_tf.training.run_dir import load_generator
 from svgan_tf.networks.discriminator import Discriminator
 from svgan_tf.networks.generator import Generator
+from svgan_tf.training import run_dir
+from svgan_tf.training.run_dir import load_generator
 from tests.support import tiny_generator
-from svgan_tf import import_reference
 from tools import reference_check
 
 
-def _networks(run_dir):
+def _networks(run):
     """G, D and G_ema of ckpt-0 of a run, float32."""
-    with open(os.path.join(run_dir, "config.json")) as f:
-        cfg = config.TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.load(f).items()})
+    cfg = run_dir.read_config(run)
     G, G_ema = (Generator(**{**cfg.generator_kwargs(), "num_fp16_res": 0}) for _ in range(2))
     D = Discriminator(**{**cfg.discriminator_kwargs(), "num_fp16_res": 0})
-    tf.train.Checkpoint(G=G, D=D, G_ema=G_ema).read(os.path.join(run_dir, "checkpoints", "ckpt-0")).expect_partial()
+    run_dir.read_networks(run_dir.checkpoint_prefix(run, 0), G=G, D=D, G_ema=G_ema)
     return cfg, G, D, G_ema
 
 
 def test_snapshot_imports_and_passes_the_reference_check(reference_pickle, official_small, tmp_path):
     out = tmp_path / "run"
     progress = []
-    import_reference.import_snapshot(str(reference_pickle), str(out), progress=lambda done, total: progress.append(done))
+    import_reference.import_snapshot(str(reference_pickle), str(out),
+                                     progress=lambda done, total: progress.append(done))
     assert progress and sorted(os.listdir(out)) == ["G_ema-reference-000000.json", "G_ema-reference-000000.npz",
                                                     "checkpoints", "config.json", "import.flags"]
     cfg, G, D, G_ema = _networks(out)
@@ -62,9 +61,10 @@ def test_training_resumes_from_an_imported_snapshot(reference_pickle, tmp_path):
     for video in range(2):  # a tiny dataset at the snapshot's resolution (reference folder layout)
         (tmp_path / "data" / f"v{video}").mkdir(parents=True)
         for frame in range(40):
-            Image.fromarray(rng.integers(0, 255, (64, 64, 3), np.uint8)).save(tmp_path / "data" / f"v{video}" / f"{frame:03d}.png")
-    fine = dataclasses.replace(cfg, data=str(tmp_path / "data"), outdir=str(tmp_path / "fine"), batch=2, mbstd_group_size=2,
-                               aug="noaug", kimg=0.012, tick_kimg=0.006, snapshot_kimg=0.012,
+            image = rng.integers(0, 255, (64, 64, 3), np.uint8)
+            Image.fromarray(image).save(tmp_path / "data" / f"v{video}" / f"{frame:03d}.png")
+    fine = dataclasses.replace(cfg, data=str(tmp_path / "data"), outdir=str(tmp_path / "fine"), batch=2,
+                               mbstd_group_size=2, aug="noaug", kimg=0.012, tick_kimg=0.006, snapshot_kimg=0.012,
                                resume=str(out / "checkpoints" / "ckpt-0"))
     training = loop.train(fine.resolve(64), max_steps=1)
     assert int(training.step.numpy()) == 1

@@ -4,23 +4,22 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from svgan_tf import tokens
 from svgan_tf.networks import motion
 from tests.support import tiny_generator
 
 
-def test_token_counts_follow_the_reference():
-    # SPEC examples: FaceForensics (d=16) and SkyTimelapse (d=256), kernel 11, times up to 1023.
-    assert motion.num_motion_tokens(1023, 16, 11, 1024) == 86
-    assert motion.num_motion_tokens(0, 256, 11, 1024) == 26
-    assert motion.num_motion_tokens(5000, 16, 11, 1024) == 313 + 2 + 20
-    assert motion.window_length(11) == 22
+def test_generator_token_sizes():
+    G = tiny_generator()  # kernel size 3, d = 4, training window 64 frames
+    assert (G.motion_kernel_size, G.motion_z_distance, G.window_length) == (3, 4, 6)
+    assert G.token_window([5.0, 9.5]) == (1, 7) and G.num_motion_tokens(10) == 22
 
 
-def test_token_window():
-    assert motion.token_window([[37.0]], 16, 11) == (2, 22)
-    assert motion.token_window([[16.0, 47.9, 90.0]], 16, 11) == (1, 5 - 1 + 22)
-    with pytest.raises(ValueError, match=">= 0"):
-        motion.token_window([-1.0], 16, 11)
+def test_window_start_in_graph_is_the_float32_rule():
+    for d, times in ((16, [0.0, 15.99, 16.0, 47.9, 48.0, 47.99999999]), (129, [0.0, 128.0, 129.0, 16908674.0])):
+        t = np.array(times, np.float64)
+        in_graph = motion.window_start_in_graph(tf.constant(t), d).numpy()
+        np.testing.assert_array_equal(in_graph, tokens.window_start(t, d))
 
 
 @pytest.mark.parametrize("precision", ["float64", "float32"])
@@ -35,7 +34,7 @@ def test_frame_from_its_window_equals_frame_from_whole_sequence(precision):
     windows, offsets = [], []
     for t in times:
         window, start = G.slice_token_window(motion_z, [t])
-        assert window.shape[1] == motion.window_length(G.motion_mapping.kernel_size)
+        assert window.shape[1] == G.window_length
         windows.append(window[0])
         offsets.append(start)
     frames = G(tf.repeat(z, len(times), axis=0), times[:, None], tf.stack(windows), token_offset=offsets).numpy()
@@ -45,7 +44,7 @@ def test_frame_from_its_window_equals_frame_from_whole_sequence(precision):
 def test_motion_code_is_continuous_and_equals_aligner_at_tokens():
     G = tiny_generator()
     mm = G.motion_mapping
-    d = mm.motion_z_distance
+    d = G.motion_z_distance
     motion_z = G.sample_motion_z(1, G.num_motion_tokens(64), seed=[1, 1])
     boundary = 3 * d
     v = mm(motion_z, np.array([[boundary - 1e-3, boundary, boundary + 1e-3]])).numpy()[0]
@@ -58,7 +57,7 @@ def test_motion_code_is_continuous_and_equals_aligner_at_tokens():
 
 def test_too_few_tokens_is_a_clear_error():
     G = tiny_generator()
-    motion_z = G.sample_motion_z(1, motion.window_length(3), seed=[0, 0])
+    motion_z = G.sample_motion_z(1, G.window_length, seed=[0, 0])
     with pytest.raises(tf.errors.InvalidArgumentError, match="Too few motion tokens"):
         G.motion_mapping(motion_z, np.array([[40.0]]))
     with pytest.raises(ValueError, match="motion_z has 6 tokens"):

@@ -38,10 +38,10 @@ from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 from tensorflow_serving.config import model_server_config_pb2
 
-from svgan_tf.export.savedmodel import export_savedmodel
-from tests.support import REPO
-from tests.support import TINY_G, tiny_generator
 from svgan_tf import serve_client as sc
+from svgan_tf import tokens
+from svgan_tf.export.savedmodel import export_savedmodel
+from tests.support import REPO, TINY_G, tiny_generator
 
 MODEL = "sky"
 D = TINY_G["motion_z_distance"]  # 4
@@ -174,7 +174,7 @@ def test_signatures_match_what_the_client_expects(exported, signatures, info):
 
 def test_metadata_signature_gives_the_token_arithmetic(exported, signatures, info):
     """`metadata(t)`: the constants repeated per element of t, and num_tokens = floor(t / d) + W, which the
-    client computes itself (`num_tokens_needed`) from the d and W of one call with t = [0.0]."""
+    client computes itself (`svgan_tf.tokens.prefix_length`) from the d and W of one call with t = [0.0]."""
     G = exported.G
     assert sc.metadata_signature(signatures, MODEL) is signatures["metadata"]
     assert signatures["metadata"].inputs == {"t": sc.SignatureTensor("DT_FLOAT", (None,))}
@@ -186,7 +186,7 @@ def test_metadata_signature_gives_the_token_arithmetic(exported, signatures, inf
     t = np.float32([0.0, 3.99, 4.0, 17.25, 63.0, 200.5])
     outputs = _direct(exported, "metadata", {"t": t})
     assert all(value.shape == (6,) for value in outputs.values())
-    expected = [sc.num_tokens_needed(x, info.motion_z_distance, info.window_length) for x in t]
+    expected = [tokens.prefix_length(x, info.motion_z_distance, info.window_length) for x in t]
     assert outputs["num_tokens"].tolist() == expected == [6, 6, 7, 10, 21, 56]
     for x, n in zip(t, expected):
         start, length = G.token_window([0.0, x])
@@ -316,7 +316,7 @@ def test_token_arithmetic_and_inputs(exported, info):
     G = exported.G
     for t_max in (0.0, 3.99, 4.0, 17.25, 63.0, 200.5):
         start, length = G.token_window([0.0, t_max])
-        assert sc.num_tokens_needed(t_max, D, info.window_length) == start + length <= G.num_motion_tokens(t_max)
+        assert tokens.prefix_length(t_max, D, info.window_length) == start + length <= G.num_motion_tokens(t_max)
     z, motion_z = sc.draw_inputs(5, 8, 6, 30)
     z_short, motion_z_short = sc.draw_inputs(5, 8, 6, 10)
     np.testing.assert_array_equal(z, z_short)
@@ -601,7 +601,7 @@ def test_client_errors_are_clear(stand_ins, tmp_path, monkeypatch, protocol):
     # left half-written. With only W = 6 tokens per request (a client bug, simulated) the first request
     # (t <= 3) has enough, the second (t <= 7 needs floor(7 / 4) + 6 = 7) is refused.
     with monkeypatch.context() as patch:
-        patch.setattr(sc, "num_tokens_needed", lambda max_t, d, W: W)
+        patch.setattr(tokens, "prefix_length", lambda max_t, d, W: W)
         with pytest.raises(sc.ServeClientError, match="Too few motion tokens"):
             sc.run(dataclasses.replace(base, num_frames=10), log=lambda *_: None)
     assert not os.path.exists(tmp_path / "seed0")  # nothing half-written under the final name

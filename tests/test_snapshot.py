@@ -16,8 +16,19 @@ import pytest
 
 from svgan_tf.interop.snapshot import SNAPSHOT_ALLOWED, read_snapshot, to_plain
 from svgan_tf.interop.unpickle import PickleFormatError, UnsafePickleError, load
-from tools.pickle_writer import (HOSTILE_PAYLOADS, Call, Global, New, PickleWriter, dumps, legacy_storage,
-                                 module_state, parameter, persistent, tensor)
+from tools.pickle_writer import (
+    HOSTILE_PAYLOADS,
+    Call,
+    Global,
+    New,
+    PickleWriter,
+    dumps,
+    legacy_storage,
+    module_state,
+    parameter,
+    persistent,
+    tensor,
+)
 
 
 def omegaconf_tree():

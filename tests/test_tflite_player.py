@@ -9,8 +9,8 @@ import numpy as np
 from PIL import Image
 
 from svgan_tf.export import tflite
-from svgan_tf.training import summaries
 from svgan_tf.latents import MotionTokenStream, content_z
+from svgan_tf.training import summaries
 from tests.support import tiny_generator
 
 # Runs the player with TensorFlow made unimportable: any `import tensorflow` raises ImportError.

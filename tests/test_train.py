@@ -14,19 +14,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from svgan_tf.training import config
 from svgan_tf import evaluate
-from svgan_tf.training import loop
 from svgan_tf.interop import reference
 from svgan_tf.networks.generator import Generator
-from tests.support import REPO
-
-# A tiny model on the built-in synthetic videos: a step takes well under a second on a CPU.
-TINY = config.TrainConfig(
-    data="demo", batch=4, z_dim=16, w_dim=16, mapping_layers=1, channel_base=256, channel_max=16,
-    motion_z_dim=8, motion_v_dim=8, motion_kernel_size=3, time_enc_dim=4, min_period_len=8, max_period_len=64,
-    max_num_frames=64, num_fp16_res=0, d_mapping_layers=1, concat_res=8, r1_interval=2, ada_interval=2,
-    aug_p=0.2, kimg=0.012 * 6, tick_kimg=0.012 * 2, snapshot_kimg=0.012 * 2, seed=3)  # 12 frames per step
+from svgan_tf.training import loop
+from tests.support import REPO, TINY_TRAIN
 
 
 def _values(model):
@@ -35,7 +27,7 @@ def _values(model):
 
 def test_mirrored_steps_train_both_networks_and_the_ema(tmp_path):
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    cfg = dataclasses.replace(TINY, outdir=str(tmp_path), kimg=0.012 * 3, aug="ada")
+    cfg = dataclasses.replace(TINY_TRAIN, outdir=str(tmp_path), kimg=0.012 * 3, aug="ada")
     training = loop.train(cfg, strategy=strategy)
     assert strategy.num_replicas_in_sync == 2 and int(training.step.numpy()) == 3
     fresh = loop.build_training(cfg.resolve(32), tf.distribute.get_strategy())
@@ -58,8 +50,8 @@ def test_mirrored_steps_train_both_networks_and_the_ema(tmp_path):
 
 
 def test_resume_continues_exactly(tmp_path):
-    whole = loop.train(dataclasses.replace(TINY, outdir=str(tmp_path / "whole")))
-    first = dataclasses.replace(TINY, outdir=str(tmp_path / "split"))
+    whole = loop.train(dataclasses.replace(TINY_TRAIN, outdir=str(tmp_path / "whole")))
+    first = dataclasses.replace(TINY_TRAIN, outdir=str(tmp_path / "split"))
     loop.train(first, max_steps=2)
     resumed = loop.train(dataclasses.replace(first, resume="latest"))
     assert int(resumed.step.numpy()) == int(whole.step.numpy()) == 6
@@ -99,18 +91,19 @@ def test_sigkill_then_resume_latest(tmp_path):
 
 
 def test_mixed_float16_steps_scale_the_loss(tmp_path):
-    cfg = dataclasses.replace(TINY, outdir=str(tmp_path), num_fp16_res=1, kimg=0.012 * 2, aug="noaug")
+    cfg = dataclasses.replace(TINY_TRAIN, outdir=str(tmp_path), num_fp16_res=1, kimg=0.012 * 2, aug="noaug")
     training = loop.train(cfg)
     assert type(training.D_opt).__name__ == "LossScaleOptimizer"
-    assert training.D.blocks[0].compute_dtype == "float16" and training.G.synthesis.blocks[-1].compute_dtype == "float16"
+    assert training.D.blocks[0].compute_dtype == "float16"
+    assert training.G.synthesis.blocks[-1].compute_dtype == "float16"
     assert all(np.all(np.isfinite(v)) for v in _values(training.G) + _values(training.D))
-    assert any(not np.array_equal(a, b) for a, b in zip(_values(training.D),
-                                                        _values(loop.build_training(cfg.resolve(32), tf.distribute.get_strategy()).D)))
+    fresh = loop.build_training(cfg.resolve(32), tf.distribute.get_strategy())
+    assert any(not np.array_equal(a, b) for a, b in zip(_values(training.D), _values(fresh.D)))
 
 
 def test_jit_is_refused_on_cpu(tmp_path):
     with pytest.raises(ValueError, match="--jit needs a GPU"):
-        loop.train(dataclasses.replace(TINY, outdir=str(tmp_path), jit=True))
+        loop.train(dataclasses.replace(TINY_TRAIN, outdir=str(tmp_path), jit=True))
 
 
 def test_two_workers_train_in_sync(tmp_path):
@@ -142,7 +135,7 @@ def test_two_workers_train_in_sync(tmp_path):
 def test_metrics_during_training(tmp_path, monkeypatch):
     from tests.support import STUB_DETECTORS as STUB
     monkeypatch.setattr(evaluate, "default_detectors", lambda: STUB)  # the metric plumbing, not I3D, is tested here
-    cfg = dataclasses.replace(TINY, outdir=str(tmp_path), kimg=0.012 * 2, metrics=("fvd2048_16f",),
+    cfg = dataclasses.replace(TINY_TRAIN, outdir=str(tmp_path), kimg=0.012 * 2, metrics=("fvd2048_16f",),
                               metrics_every_kimg=0.012, metrics_num_fake=8)
     loop.train(cfg)
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]

@@ -14,18 +14,18 @@ import os
 import tempfile
 import time
 
-from absl import app, flags
 import keras
 import numpy as np
 import tensorflow as tf
+from absl import app, flags
 
 from svgan_tf.export import onnx as onnx_export
 from svgan_tf.export import parity, tflite
 from svgan_tf.export.frame_model import FrameModel
 from svgan_tf.export.savedmodel import SavedModelRunner, export_savedmodel
 from svgan_tf.interop import reference
-from svgan_tf.training.run_dir import load_generator
 from svgan_tf.networks.generator import Generator
+from svgan_tf.training.run_dir import load_generator
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint", None, "Generator to export (default: the Sky-256 architecture, random weights).")

@@ -24,7 +24,8 @@ import time
 
 from absl import app, flags
 
-from tools.bench_process import peak_rss_mb, rss_mb, run_child as measure
+from tools.bench_process import peak_rss_mb, rss_mb
+from tools.bench_process import run_child as measure
 
 flags.DEFINE_list("frames", ["1000", "90000"], "Video lengths to measure (frames).")
 flags.DEFINE_enum("config", "tiny", ["tiny", "small"], "Generator configuration (see the module docstring).")

@@ -19,7 +19,8 @@ import time
 
 from absl import app, flags
 
-from tools.bench_process import peak_rss_mb, run_child as measure
+from tools.bench_process import peak_rss_mb
+from tools.bench_process import run_child as measure
 
 flags.DEFINE_list("batches", ["1x16", "4x16"], "Configurations VIDEOSxFRAMES.")
 flags.DEFINE_integer("runs", 3, "Timed runs per configuration (median reported).")

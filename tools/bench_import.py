@@ -22,7 +22,8 @@ import time
 
 from absl import app, flags
 
-from tools.bench_process import peak_rss_mb, rss_mb, run_child as measure
+from tools.bench_process import peak_rss_mb, rss_mb
+from tools.bench_process import run_child as measure
 
 flags.DEFINE_string("snapshot", None, "Snapshot to measure; written first if it does not exist (default: a "
                     "temporary file).")
@@ -101,8 +102,8 @@ def run_child(kind, path):
         seconds = time.perf_counter() - start
         values = sum(a.size for k in ("G", "D", "G_ema") for a in snapshot[k].state_dict.values())
         return {"seconds": seconds, "rss_before_mb": before, "peak_mb": peak_rss_mb(), "values": values}
-    from svgan_tf.interop import reference
     from svgan_tf.import_reference import import_snapshot
+    from svgan_tf.interop import reference
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         training = import_snapshot(path, os.path.join(tmp, "run"))

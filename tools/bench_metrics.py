@@ -10,14 +10,14 @@ clips (every part is linear in the number of clips). Uses whatever device Tensor
 
 import time
 
-from absl import app, flags
 import keras
 import tensorflow as tf
+from absl import app, flags
 
 from svgan_tf.data import demo
 from svgan_tf.data import sampling as sampling_lib
-from svgan_tf.networks.generator import Generator
 from svgan_tf.metrics import i3d, protocols
+from svgan_tf.networks.generator import Generator
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("clips", 64, "Clips measured on each side.")

@@ -19,12 +19,11 @@ import resource
 import statistics
 import time
 
-from absl import app, flags
 import tensorflow as tf
+from absl import app, flags
 
-from svgan_tf.training import config
 from svgan_tf.data import demo, pipeline
-from svgan_tf.training import loop
+from svgan_tf.training import config, loop
 
 config.define_flags()
 flags.DEFINE_integer("steps", 3, "Timed steps of each kind (median reported).")

@@ -18,8 +18,8 @@ import json
 import os
 import sys
 
-from absl import app, flags
 import numpy as np
+from absl import app, flags
 
 FLAGS = flags.DEFINE_string("fixture", None, "Fixture directory: a network fixture (config.json, params_*.npz, "
                             "inputs.npz, outputs.npz) or a training fixture (config.json, state_k.npz, iter_k.npz).")

@@ -326,8 +326,8 @@ def teacher_forced(setup, report, iterations):
     """Every phase of the first `iterations` iterations from the reference's recorded state (module docstring)."""
     import tensorflow as tf
 
-    from svgan_tf.training import loss as loss_lib
     from svgan_tf.training import loop
+    from svgan_tf.training import loss as loss_lib
 
     fx, training, loss = setup.fx, setup.training, setup.step.loss
     for k in range(iterations):

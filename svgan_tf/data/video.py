@@ -6,9 +6,9 @@ writers: H.264 mp4 (PyAV), a folder of PNG frames, or an animated GIF.
             writer.write(frames)
 
 The format follows the path: `.mp4`, `.gif`, or a directory path (no suffix) for PNG frames named
-`frame_000000.png`, `frame_000001.png`, ... Every writer builds its output under a temporary hidden name
-beside the target (`.NAME.<pid>.partial`) and renames it to the target only when it closes without an
-error, so an exception, a Ctrl-C or a killed process never leaves a truncated file under the final name.
+`frame_000000.png`, `frame_000001.png`, ... Every writer builds its output under a staging name beside the
+target (`svgan_tf.atomic.Staging`) and renames it to the target only when it closes without an error, so
+an exception, a Ctrl-C or a killed process never leaves a truncated file under the final name.
 
 Memory: mp4 and PNG frames stream; GIF has to encode all frames at once (Pillow's GIF encoder keeps every
 frame), so it holds the whole clip and is meant for short clips. An mp4's sample index (a few tens of bytes
@@ -19,10 +19,11 @@ per frame) stays in memory until the file is finalised, as the mp4 format writes
 import fractions
 import io
 import os
-import shutil
 
 import numpy as np
 from PIL import Image
+
+from svgan_tf import atomic
 
 VIDEO_CODEC = "libx264"
 PIXEL_FORMAT = "yuv420p"
@@ -44,8 +45,9 @@ def frames_grid(videos):
 
 
 def save_png(path, image):
-    """Writes an [H, W, 3] uint8 image."""
-    Image.fromarray(image).save(path)
+    """Writes an [H, W, 3] uint8 image as a PNG file (atomically, replacing an existing one)."""
+    with atomic.staged_path(path) as staging:
+        Image.fromarray(image).save(staging, format="PNG")
 
 
 def encode_gif(frames, fps=10):
@@ -84,7 +86,7 @@ def check_mp4_support():
 
 
 class _AtomicWriter:
-    """Base of the writers: a staging path beside `path`, renamed to `path` on a clean close.
+    """Base of the writers: an `atomic.Staging` beside `path`, published as `path` on a clean close.
 
     Args:
         path: final output path (file or directory).
@@ -100,18 +102,11 @@ class _AtomicWriter:
         if not fps > 0:
             raise ValueError(f"fps must be > 0, got {fps}.")
         self.fps = fps
-        self.overwrite = overwrite
-        if os.path.lexists(self.path):
-            if not overwrite:
-                raise FileExistsError(f"{self.path} exists (pass overwrite=True / --overwrite to replace it).")
-            if os.path.isdir(self.path) != self.is_directory:
-                raise FileExistsError(f"{self.path} exists and is {'a' if os.path.isdir(self.path) else 'not a'} "
-                                      "directory: not replaced by this output.")
-        parent = os.path.dirname(self.path)
-        os.makedirs(parent, exist_ok=True)
-        # Same directory as the target so that the final rename is atomic (same file system); hidden and
-        # process-specific so that a leftover from a killed run is never mistaken for an output.
-        self.staging = os.path.join(parent, f".{os.path.basename(self.path)}.{os.getpid()}.partial")
+        if overwrite and os.path.lexists(self.path) and os.path.isdir(self.path) != self.is_directory:
+            raise FileExistsError(f"{self.path} exists and is {'a' if os.path.isdir(self.path) else 'not a'} "
+                                  "directory: not replaced by this output.")
+        self._staging = atomic.Staging(self.path, directory=self.is_directory, overwrite=overwrite)
+        self.staging = self._staging.path
         self.frames_written = 0
         self.frame_shape = None
         self._closed = False
@@ -154,7 +149,7 @@ class _AtomicWriter:
             if self.frames_written == 0:
                 raise ValueError(f"{self.path}: no frames were written.")
             self._finish()
-            self._publish()
+            self._staging.publish()
         except BaseException:
             self._discard()
             raise
@@ -166,22 +161,8 @@ class _AtomicWriter:
         self._closed = True
         self._discard()
 
-    def _publish(self):
-        if self.is_directory and os.path.isdir(self.path) and not os.path.islink(self.path):
-            # os.replace cannot replace a non-empty directory: move the old one aside first, so that the
-            # target name always holds a complete output (old, then new).
-            old = self.staging + ".old"
-            os.replace(self.path, old)
-            os.replace(self.staging, self.path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(self.staging, self.path)
-
     def _discard(self):
-        if os.path.isdir(self.staging):
-            shutil.rmtree(self.staging, ignore_errors=True)
-        elif os.path.lexists(self.staging):
-            os.remove(self.staging)
+        self._staging.discard()
 
     def _write(self, frames):
         raise NotImplementedError
@@ -251,11 +232,6 @@ class FramesWriter(_AtomicWriter):
     """A directory of PNG frames `frame_000000.png`, ... (constant memory)."""
 
     is_directory = True
-
-    def __init__(self, path, fps, overwrite=False):
-        super().__init__(path, fps, overwrite)
-        shutil.rmtree(self.staging, ignore_errors=True)
-        os.makedirs(self.staging)
 
     def _write(self, frames):
         for i, frame in enumerate(frames):

@@ -9,20 +9,20 @@ compute the same thing. Its functions:
   floor(t / motion_z_distance) of the video's token sequence, `t` [B] the frame times (frame units).
 * `generate(z[, c], motion_z, t) -> frames uint8 [B, F, R, R, 3]`: whole videos from the whole token
   sequence (`motion_z` [B, L, motion_z_dim], `t` [B, F]), the seed-free serving signature.
-* `metadata(t) -> {name: [B]}`: the sizes and token arithmetic a client needs (`constants`, repeated per
-  element of t), so that an exported file is self-describing, and `num_tokens`: the L = floor(t /
-  motion_z_distance) + window_length tokens that frames up to time t need (the reference draws
-  ceil(max(max_num_frames - 1, T) / motion_z_distance) + window_length; either works). It has an input
-  because TF Serving's REST API refuses signatures without inputs.
+* `metadata(t) -> {name: [B]}`: the sizes a client needs (`constants`, each repeated per element of t), so
+  that an exported file is self-describing, and `num_tokens`: the L = floor(t / motion_z_distance) +
+  window_length tokens that frames up to time t need (`svgan_tf.tokens.prefix_length`). `motion_z_distance`,
+  `window_length` and `max_num_frames` are all the token arithmetic of `svgan_tf.tokens` takes (the
+  reference's draw, `num_motion_tokens`, included). It takes t because TF Serving's REST API refuses
+  signatures without inputs.
 
 The batch (and F, L) are polymorphic unless `batch_size` fixes it (LiteRT needs fixed shapes). The
 modulated convolutions are the non-fused form so the weights stay constants of the graph.
 """
 
-import numpy as np
 import tensorflow as tf
 
-from svgan_tf.networks.motion import window_length
+from svgan_tf.networks.motion import window_start_in_graph
 from svgan_tf.training.summaries import to_uint8
 
 
@@ -41,11 +41,9 @@ class FrameModel(tf.Module):
         # weight, and the signatures read the tf.Variables under them (tracked below).
         object.__setattr__(self, "G", G)
         self.truncation_psi = float(truncation_psi)
-        self.window_length = window_length(G.motion_mapping.kernel_size)
-        self.motion_z_distance = G.motion_mapping.motion_z_distance
         self.constants = dict(
             z_dim=G.z_dim, c_dim=G.c_dim, w_dim=G.w_dim, motion_z_dim=G.motion_z_dim,
-            motion_z_distance=self.motion_z_distance, window_length=self.window_length,
+            motion_z_distance=G.motion_z_distance, window_length=G.window_length,
             max_num_frames=G.max_num_frames, img_resolution=G.img_resolution, truncation_psi=self.truncation_psi)
         b = batch_size
         z = tf.TensorSpec([b, G.z_dim], tf.float32, name="z")
@@ -55,9 +53,10 @@ class FrameModel(tf.Module):
         self.mapping = tf.function(self._mapping, input_signature=[z, *c])
         self.frame_at_time = tf.function(
             self._frame_at_time,
-            input_signature=[w, *c, tokens(self.window_length, "window"), tf.TensorSpec([b], tf.float32, "t")])
+            input_signature=[w, *c, tokens(G.window_length, "window"), tf.TensorSpec([b], tf.float32, "t")])
         self.generate = tf.function(
-            self._generate, input_signature=[z, *c, tokens(None, "motion_z"), tf.TensorSpec([b, None], tf.float32, "t")])
+            self._generate,
+            input_signature=[z, *c, tokens(None, "motion_z"), tf.TensorSpec([b, None], tf.float32, "t")])
         self.metadata = tf.function(self._metadata, input_signature=[tf.TensorSpec([b], tf.float32, "t")])
         # The tf.Variables under the Keras 3 variables: a SavedModel restores only tracked ones, and TF
         # Serving's session loader fails ("Could not find variable ...") on the functions otherwise.
@@ -74,7 +73,7 @@ class FrameModel(tf.Module):
     def _frame_at_time(self, w, *args):
         c, (window, t) = self._split(args)
         ws = tf.tile(w[:, None, :], [1, self.G.num_ws, 1])
-        offset = tf.cast(tf.floor(t / float(self.motion_z_distance)), tf.int32)
+        offset = window_start_in_graph(t, self.G.motion_z_distance)
         frames = self.G.synthesize(ws, t[:, None], window, c=c, token_offset=offset)
         return {"frame": frames[:, 0]}
 
@@ -86,9 +85,5 @@ class FrameModel(tf.Module):
     def _metadata(self, t):
         outputs = {k: tf.fill(tf.shape(t), tf.constant(v, tf.float32 if isinstance(v, float) else tf.int32))
                    for k, v in self.constants.items()}
-        outputs["num_tokens"] = tf.cast(tf.floor(t / float(self.motion_z_distance)), tf.int32) + self.window_length
+        outputs["num_tokens"] = window_start_in_graph(t, self.G.motion_z_distance) + self.G.window_length
         return outputs
-
-    def window_start(self, t):
-        """Index of the first token of the window for times `t` (NumPy, float32 as the model)."""
-        return np.floor(np.asarray(t, np.float32) / np.float32(self.motion_z_distance)).astype(np.int64)

@@ -14,12 +14,12 @@ ONNX Runtime before the directory is put in place (written under a temporary nam
 
 import os
 
-from absl import app, flags
 import numpy as np
+from absl import app, flags
 
+from svgan_tf import atomic
 from svgan_tf.export import cli, parity
 from svgan_tf.export.frame_model import FrameModel
-from svgan_tf import atomic
 from svgan_tf.training.run_dir import rebuild
 
 SIGNATURES = ("mapping", "frame_at_time")
@@ -79,7 +79,7 @@ def export_onnx(G, out_dir, truncation_psi=1.0):
     protos = convert(G, truncation_psi)
     errors = parity.check(G, OnnxRunner(protos), truncation_psi, tolerance=parity.TOLERANCES["float32"],
                           what="ONNX")
-    with atomic.staged_path(out_dir, directory=True) as staging:
+    with atomic.staged_path(out_dir, directory=True, overwrite=False) as staging:
         for name, proto in protos.items():
             with open(os.path.join(staging, f"{name}.onnx"), "wb") as f:
                 f.write(proto.SerializeToString())

@@ -42,10 +42,12 @@ import dataclasses
 
 import numpy as np
 
+from svgan_tf import tokens
+
 
 def frame_times(G):
     """Times the harness checks: 0, fractional, both sides of a token boundary, the end of the training window."""
-    d = G.motion_mapping.motion_z_distance
+    d = G.motion_z_distance
     return (0.0, 0.5, d - 0.25, float(d), 37.3 % G.max_num_frames, G.max_num_frames - 0.75)
 
 
@@ -82,14 +84,12 @@ class Errors:
 def cases(G, batch_size=2, seed=0):
     """Inputs for the check: a list of dicts z, c (conditional models), window, t, start, one per batch."""
     rng = np.random.default_rng(seed)
-    kernel, distance = G.motion_mapping.kernel_size, G.motion_mapping.motion_z_distance
-    length = 2 * (kernel - 1) + 2
     out, times = [], frame_times(G)
     for i in range(0, len(times), batch_size):
         t = np.array((times * batch_size)[i:i + batch_size], np.float32)
         case = dict(z=rng.standard_normal((batch_size, G.z_dim)).astype(np.float32),
-                    window=rng.standard_normal((batch_size, length, G.motion_z_dim)).astype(np.float32),
-                    t=t, start=np.floor(t / np.float32(distance)).astype(np.int32))
+                    window=rng.standard_normal((batch_size, G.window_length, G.motion_z_dim)).astype(np.float32),
+                    t=t, start=tokens.window_start(t, G.motion_z_distance))
         if G.c_dim:
             case["c"] = np.eye(G.c_dim, dtype=np.float32)[rng.integers(G.c_dim, size=batch_size)]
         out.append(case)

@@ -2,7 +2,7 @@
 
 Writes the versioned TF Serving layout `OUT/<version>/` (saved_model.pb + variables/) with the signatures
 of `svgan_tf.export.frame_model.FrameModel`: `serving_default` (z[, c], motion_z, t -> frames uint8), `frame_at_time`
-(w[, c], window, t -> frame float32), `mapping` (z[, c] -> w) and `metadata` (no inputs -> the sizes and
+(w[, c], window, t -> frame float32), `mapping` (z[, c] -> w) and `metadata` (t -> the sizes and
 token arithmetic a client needs), and TF Serving's warm-up file `assets.extra/tf_serving_warmup_requests`
 (one request per signature, run by the server while it loads the version). The version directory is written under a
 temporary name and renamed when complete, so a crash never leaves a half-written version that a model
@@ -15,13 +15,13 @@ its `.json`).
 
 import os
 
-from absl import app, flags, logging
 import numpy as np
 import tensorflow as tf
+from absl import app, flags, logging
 
+from svgan_tf import atomic
 from svgan_tf.export import cli, parity
 from svgan_tf.export.frame_model import FrameModel
-from svgan_tf import atomic
 
 SIGNATURES = ("serving_default", "frame_at_time", "mapping", "metadata")
 
@@ -48,9 +48,9 @@ def warmup_requests(model):
     zeros = lambda *shape: tf.make_tensor_proto(np.zeros(shape, np.float32))  # noqa: E731
     c = {"c": zeros(1, G.c_dim)} if G.c_dim else {}
     inputs = {
-        "serving_default": dict(z=zeros(1, G.z_dim), motion_z=zeros(1, model.window_length, G.motion_z_dim),
+        "serving_default": dict(z=zeros(1, G.z_dim), motion_z=zeros(1, G.window_length, G.motion_z_dim),
                                 t=zeros(1, 1), **c),
-        "frame_at_time": dict(w=zeros(1, G.w_dim), window=zeros(1, model.window_length, G.motion_z_dim),
+        "frame_at_time": dict(w=zeros(1, G.w_dim), window=zeros(1, G.window_length, G.motion_z_dim),
                               t=zeros(1), **c),
         "mapping": dict(z=zeros(1, G.z_dim), **c),
         "metadata": dict(t=zeros(1)),
@@ -84,7 +84,7 @@ def export_savedmodel(G, out_dir, version=1, truncation_psi=1.0):
     if os.path.exists(target):
         raise FileExistsError(f"{target} exists: choose another --version (TF Serving versions are immutable).")
     model = FrameModel(G, truncation_psi)
-    with atomic.staged_path(target) as staging:
+    with atomic.staged_path(target, overwrite=False) as staging:
         tf.saved_model.save(model, staging, signatures={
             "serving_default": model.generate, "frame_at_time": model.frame_at_time, "mapping": model.mapping,
             "metadata": model.metadata})

@@ -1,10 +1,10 @@
 """LiteRT (TFLite) frame-at-time model: `python -m svgan_tf.export.tflite --checkpoint RUN_DIR --out sky.tflite`.
 
-One `.tflite` file with two signatures, batch 1, fixed shapes, TFLite builtin ops only (no Flex ops):
+One `.tflite` file with three signatures, batch 1, fixed shapes, TFLite builtin ops only (no Flex ops):
 
 * `mapping`: z [1, z_dim] (+ c [1, c_dim]) -> w [1, w_dim] (truncation fixed at export);
 * `frame_at_time`: w [1, w_dim] (+ c), window [1, W, motion_z_dim], t [1] -> frame [1, R, R, 3] float32;
-* `metadata`: no inputs -> sizes and token arithmetic (see `svgan_tf.export.frame_model`), so the file is all a
+* `metadata`: t [1] -> sizes and token arithmetic (see `svgan_tf.export.frame_model`), so the file is all a
   player needs (`svgan_tf/play.py`).
 
 `--quantization`: `float32`; `float16` (weights stored in half precision, half the file); `int8`
@@ -23,13 +23,13 @@ resulting difference from the float64 Keras default.
 import os
 import tempfile
 
-from absl import app, flags
 import tensorflow as tf
+from absl import app, flags
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
+from svgan_tf import atomic
 from svgan_tf.export import cli, parity
 from svgan_tf.export.frame_model import FrameModel
-from svgan_tf import atomic
 from svgan_tf.training.run_dir import rebuild
 
 SIGNATURES = ("mapping", "frame_at_time", "metadata")
@@ -55,10 +55,10 @@ def convert(G, truncation_psi=1.0, quantization="float32"):
     frozen.mapping = _frozen(model.mapping)
     frozen.frame_at_time = _frozen(model.frame_at_time)
     frozen.metadata = model.metadata
-    with tempfile.TemporaryDirectory() as staging:
-        tf.saved_model.save(frozen, staging, signatures={name: getattr(frozen, name) for name in SIGNATURES},
+    with tempfile.TemporaryDirectory() as scratch:  # the converter's input, not an output: no atomic staging
+        tf.saved_model.save(frozen, scratch, signatures={name: getattr(frozen, name) for name in SIGNATURES},
                             options=tf.saved_model.SaveOptions(experimental_custom_gradients=False))
-        converter = tf.lite.TFLiteConverter.from_saved_model(staging, signature_keys=list(SIGNATURES))
+        converter = tf.lite.TFLiteConverter.from_saved_model(scratch, signature_keys=list(SIGNATURES))
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         if quantization != "float32":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -90,8 +90,7 @@ def export_tflite(G, out_path, truncation_psi=1.0, quantization="float32"):
     flatbuffer = convert(G, truncation_psi, quantization)
     errors = parity.check(G, LiteRTRunner(flatbuffer), truncation_psi, batch_size=1,
                           tolerance=parity.TOLERANCES[quantization], what=f"LiteRT {quantization}")
-    with atomic.staged_path(out_path) as staging, open(staging, "wb") as f:
-        f.write(flatbuffer)
+    atomic.write_bytes(out_path, flatbuffer)
     return errors
 
 

@@ -53,8 +53,18 @@ import sys
 import numpy as np
 
 from svgan_tf.interop.torch_tensors import TENSOR_GLOBALS, Storage, Tensor, as_tensor
-from svgan_tf.interop.unpickle import (SAFE_GLOBALS, AllowList, Inert, InertDict, Marker, PickleFormatError,
-                                       check_protocol, load, numpy_value, placeholder)
+from svgan_tf.interop.unpickle import (
+    SAFE_GLOBALS,
+    AllowList,
+    Inert,
+    InertDict,
+    Marker,
+    PickleFormatError,
+    check_protocol,
+    load,
+    numpy_value,
+    placeholder,
+)
 
 __all__ = ["SNAPSHOT_ALLOWED", "Network", "read_snapshot", "to_plain"]
 

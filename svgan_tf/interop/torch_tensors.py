@@ -30,8 +30,7 @@ import math
 
 import numpy as np
 
-from svgan_tf.interop.unpickle import (AllowList, Marker, PickleFormatError, UnsafePickleError, int_tuple, is_int,
-                                       load)
+from svgan_tf.interop.unpickle import AllowList, Marker, PickleFormatError, UnsafePickleError, int_tuple, is_int, load
 
 __all__ = ["STORAGE_DTYPES", "STORAGE_STREAM_ALLOWED", "TENSOR_GLOBALS", "Storage", "Tensor", "as_tensor",
            "load_legacy_storage", "rebuild_tensor_v2", "storage_array", "storage_class_markers", "storage_dtype",

@@ -23,10 +23,16 @@ import re
 import zipfile
 import zlib
 
-from svgan_tf.interop.torch_tensors import (Storage, Tensor, rebuild_tensor_v2, storage_array, storage_class_markers,
-                                            storage_dtype, storage_itemsize)
-from svgan_tf.interop.unpickle import (SAFE_GLOBALS, AllowList, Inert, PickleFormatError, check_protocol, is_int,
-                                       load)
+from svgan_tf.interop.torch_tensors import (
+    Storage,
+    Tensor,
+    rebuild_tensor_v2,
+    storage_array,
+    storage_class_markers,
+    storage_dtype,
+    storage_itemsize,
+)
+from svgan_tf.interop.unpickle import SAFE_GLOBALS, AllowList, Inert, PickleFormatError, check_protocol, is_int, load
 
 __all__ = ["TORCHSCRIPT_ALLOWED", "read_torchscript_tensors"]
 

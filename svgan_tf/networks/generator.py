@@ -4,11 +4,9 @@ Stacked bottom-up: `SynthesisLayer` / `ToRGBLayer` -> `SynthesisBlock` -> `Synth
 `MappingNetwork` (z, c -> w); `MotionMappingNetwork` (motion tokens, t -> v(t), in `motion.py`);
 `Generator` ties them together. Frames are NHWC; videos are [B, F, H, W, C].
 
-How many motion tokens a frame needs: a frame at time t (real, >= 0, in frame units) needs the
-`window_length(kernel_size)` = 2 * (kernel_size - 1) + 2 consecutive tokens starting at token
-floor(t / motion_z_distance) (22 tokens for the reference kernel size 11). `Generator.token_window`
-computes the shared window of a set of times; the result is the same whether a frame is computed from its
-window (with `token_offset` = the window's start) or from the whole token sequence.
+How many motion tokens a frame needs is `svgan_tf.tokens`; `Generator.token_window`,
+`Generator.num_motion_tokens` and the sizes `motion_z_distance`, `motion_kernel_size`, `window_length`
+apply it to a generator.
 """
 
 import math
@@ -17,8 +15,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from svgan_tf import tokens
 from svgan_tf.networks.layers import DenseLayer, bias_act, lerp, modulated_conv2d, normalize_2nd_moment, upsample2d
-from svgan_tf.networks.motion import MotionMappingNetwork, num_motion_tokens, token_window
+from svgan_tf.networks.motion import MotionMappingNetwork
 
 
 def channels_per_resolution(resolutions, channel_base, channel_max):
@@ -354,8 +353,8 @@ class Generator(keras.Model):
         self.img_resolution, self.img_channels = img_resolution, img_channels
         self.max_num_frames = max_num_frames
         self.motion_mapping = MotionMappingNetwork(
-            motion_z_dim, motion_v_dim, c_dim if motion_conditioning else 0, motion_kernel_size, motion_z_distance, time_enc_dim, min_period_len,
-            max_period_len, precision=motion_precision, name="motion_mapping")
+            motion_z_dim, motion_v_dim, c_dim if motion_conditioning else 0, motion_kernel_size, motion_z_distance,
+            time_enc_dim, min_period_len, max_period_len, precision=motion_precision, name="motion_mapping")
         self.synthesis = SynthesisNetwork(
             w_dim, img_resolution, img_channels, self.motion_mapping.output_dim, channel_base=channel_base,
             channel_max=channel_max, num_fp16_res=num_fp16_res, conv_clamp=conv_clamp,
@@ -367,16 +366,31 @@ class Generator(keras.Model):
 
     @property
     def motion_z_dim(self):
+        """Width of the motion-noise tokens."""
         return self.motion_mapping.motion_z_dim
 
+    @property
+    def motion_z_distance(self):
+        """Token spacing d in frames."""
+        return self.motion_mapping.motion_z_distance
+
+    @property
+    def motion_kernel_size(self):
+        """Kernel size of the motion mapping convolutions."""
+        return self.motion_mapping.kernel_size
+
+    @property
+    def window_length(self):
+        """Motion-noise tokens one frame needs (`svgan_tf.tokens.window_length`)."""
+        return tokens.window_length(self.motion_kernel_size)
+
     def num_motion_tokens(self, max_t):
-        """Tokens the reference draws for frames up to time `max_t` (at least `max_num_frames` frames)."""
-        return num_motion_tokens(max_t, self.motion_mapping.motion_z_distance, self.motion_mapping.kernel_size,
-                                 self.max_num_frames)
+        """Tokens the reference draws for frames up to time `max_t` (`svgan_tf.tokens.num_motion_tokens`)."""
+        return tokens.num_motion_tokens(max_t, self.motion_z_distance, self.window_length, self.max_num_frames)
 
     def token_window(self, t):
-        """(start, length) of the motion tokens that frames at times `t` need; see `motion.token_window`."""
-        return token_window(t, self.motion_mapping.motion_z_distance, self.motion_mapping.kernel_size)
+        """(start, length) of the motion tokens that frames at times `t` need (`svgan_tf.tokens.token_window`)."""
+        return tokens.token_window(t, self.motion_z_distance, self.window_length)
 
     def slice_token_window(self, motion_z, t):
         """Exactly the tokens that frames at times `t` need: (motion_z window, token_offset).

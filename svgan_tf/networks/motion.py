@@ -3,19 +3,8 @@
 A video's motion is a sequence of i.i.d. Gaussian noise tokens placed every `motion_z_distance` (d)
 frames. Two unpadded conv1d layers turn them into motion vectors u_j (token j sits at time j*d); the
 acyclic positional encoding turns the two vectors around a time t into the motion code v(t) that the
-synthesis network concatenates to its 4x4 constant input.
-
-Token arithmetic (all exact, from the reference implementation):
-
-* output token j depends on input tokens j .. j + 2 * (kernel_size - 1) (two unpadded convolutions);
-* a frame at time t >= 0 uses output tokens floor(t / d) and floor(t / d) + 1, hence the input tokens
-  floor(t / d) .. floor(t / d) + 2 * (kernel_size - 1) + 1: `window_length(kernel_size)` = 22 tokens for
-  the reference kernel size 11;
-* the reference draws `num_motion_tokens(...)` tokens for a request, covering at least
-  `max_num_frames` frames.
-
-Because the convolutions are unpadded, a frame computed from its own window of tokens equals the frame
-computed from the whole sequence (`token_offset` says where the window starts).
+synthesis network concatenates to its 4x4 constant input. Which tokens a frame needs (the window, its
+start, the float32 rule) is `svgan_tf.tokens`; `window_start_in_graph` is its in-graph form.
 
 Precision: the wave arguments reach hundreds of radians (t up to thousands of frames), so float32
 rounding of the motion vectors (a few ulp) is amplified about 400 times in v(t). The motion path therefore
@@ -25,8 +14,6 @@ float64 halves our distance to the reference (1.9e-4 -> 1.0e-4). `precision="flo
 targets without float64 (LiteRT).
 """
 
-import math
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -34,38 +21,9 @@ import tensorflow as tf
 from svgan_tf.networks.layers import Conv1dLayer, DenseLayer
 
 
-def window_length(kernel_size):
-    """Number of consecutive motion-noise tokens one frame needs (22 for kernel size 11)."""
-    return 2 * (kernel_size - 1) + 2
-
-
-def num_motion_tokens(max_t, motion_z_distance, kernel_size, max_num_frames):
-    """Number of motion-noise tokens the reference draws for times up to `max_t` (a Python number).
-
-    max_traj_len = ceil(max(max_num_frames - 1, max_t) / d) + 2 output tokens, plus the 2 * (k - 1)
-    tokens the two unpadded convolutions consume.
-    """
-    max_t = max(max_num_frames - 1, float(max_t))
-    return math.ceil(max_t / motion_z_distance) + 2 + 2 * (kernel_size - 1)
-
-
-def token_window(t, motion_z_distance, kernel_size):
-    """The window of motion-noise tokens that frames at times `t` need, shared by all videos.
-
-    Args:
-        t: array-like of non-negative frame times (any shape).
-        motion_z_distance: token spacing d in frames.
-        kernel_size: kernel size of the motion mapping convolutions.
-
-    Returns:
-        (start, length): slice `motion_z[:, start:start + length]` and pass `token_offset=start`.
-    """
-    t = np.asarray(t, dtype=np.float32)
-    if t.size == 0 or np.any(t < 0) or not np.all(np.isfinite(t)):
-        raise ValueError(f"Frame times must be finite and >= 0, got {t!r}.")
-    left = np.floor(t / np.float32(motion_z_distance)).astype(np.int64)  # float32, exactly as the network
-    start = int(left.min())
-    return start, int(left.max()) - start + window_length(kernel_size)
+def window_start_in_graph(t, motion_z_distance):
+    """`svgan_tf.tokens.window_start` in the graph: floor(t / d) of times `t` taken as float32, as int32."""
+    return tf.cast(tf.floor(tf.cast(t, tf.float32) / float(motion_z_distance)), tf.int32)
 
 
 @keras.saving.register_keras_serializable(package="svgan_tf")
@@ -184,7 +142,7 @@ class MotionMappingNetwork(keras.layers.Layer):
         Args:
             motion_z: [B, L, motion_z_dim] motion-noise tokens; token i of this tensor is token
                 `token_offset + i` of the video's sequence. It must contain the window of every
-                requested time (see `token_window`).
+                requested time (see `svgan_tf.tokens.token_window`).
             t: [B, F] frame times (>= 0), taken as float32 like the reference.
             c: [B, c_dim] class labels (only when c_dim > 0).
             token_offset: index of the first token of `motion_z` in the video's sequence (scalar or [B]).
@@ -193,10 +151,8 @@ class MotionMappingNetwork(keras.layers.Layer):
             [B, F, 2 * time_enc_dim] float32 motion codes.
         """
         t = tf.cast(t, tf.float32)
-        # The token index from float32 t / d, as the reference (it matters only for a d that is not a power
-        # of two); the rest of the encoding at `precision`.
-        left = tf.cast(tf.floor(t / float(self.motion_z_distance)), tf.int32)
-        left -= tf.cast(tf.reshape(token_offset, [-1, 1]), tf.int32)
+        # The token index by the float32 rule, as the reference; the rest of the encoding at `precision`.
+        left = window_start_in_graph(t, self.motion_z_distance) - tf.cast(tf.reshape(token_offset, [-1, 1]), tf.int32)
         t = tf.cast(t, self.precision)
         d = float(self.motion_z_distance)
         u = self.trajectory(motion_z, c)
@@ -204,7 +160,7 @@ class MotionMappingNetwork(keras.layers.Layer):
         tf.debugging.assert_non_negative(left, message="Frame time before the first motion token given "
                                                        "(negative t, or token_offset too large).")
         tf.debugging.assert_less(left + 1, tf.shape(u)[1], message="Too few motion tokens for the requested "
-                                                                   "times: see svgan_tf.networks.motion.token_window.")
+                                                                   "times: see svgan_tf.tokens.token_window.")
         u_left = tf.gather(u, left, batch_dims=1)
         u_right = tf.gather(u, left + 1, batch_dims=1)
         remainder = tf.math.floormod(t, d)

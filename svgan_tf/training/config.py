@@ -9,11 +9,13 @@ Flags are defined here, once, so that `svgan_tf.train` and any tool share them. 
 """
 
 import dataclasses
+import json
 import math
 import os
 from typing import Optional, Tuple
 
 from absl import flags
+
 
 def _flag(default, help, choices=None):
     """A TrainConfig field that is also a command-line flag of the same name, default and help."""
@@ -120,7 +122,8 @@ class TrainConfig:
         if self.cond and c_dim == 0:
             errors.append("--cond needs a dataset with labels (dataset.json), but this one has none")
         if not 8 <= self.concat_res < max(resolution, 9):
-            errors.append(f"--concat_res={self.concat_res} must be a discriminator resolution in [8, {resolution // 2}]")
+            errors.append(f"--concat_res={self.concat_res} must be a discriminator resolution in "
+                          f"[8, {resolution // 2}]")
         if errors:
             raise ValueError("Invalid training configuration:\n  " + "\n  ".join(errors))
         batch_per_replica = self.batch // num_replicas
@@ -169,6 +172,36 @@ class TrainConfig:
     def summary(self):
         """Human-readable lines of every value, for the start-up log."""
         return [f"{field.name:<18} {getattr(self, field.name)}" for field in dataclasses.fields(self)]
+
+    def to_json(self):
+        """Every field as a JSON object (text); `from_json` reads it back as an equal config."""
+        return json.dumps(dataclasses.asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text):
+        """The config written by `to_json`; fields it lacks keep their defaults.
+
+        Args:
+            text: a JSON object of field values.
+
+        Returns:
+            The `TrainConfig`, its tuple fields tuples again (JSON has only lists).
+
+        Raises:
+            ValueError: the text is not a JSON object, or names a field TrainConfig does not have.
+        """
+        values = json.loads(text)
+        if not isinstance(values, dict):
+            raise ValueError(f"a training config is a JSON object, got {type(values).__name__}.")
+        unknown = sorted(set(values) - {field.name for field in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown training config fields: {', '.join(unknown)}.")
+        return cls(**{name: _tuples(value) for name, value in values.items()})
+
+
+def _tuples(value):
+    """`value` with its JSON lists made tuples again, at any depth."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 def define_flags():

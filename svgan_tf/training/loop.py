@@ -11,8 +11,9 @@ One readable loop (the StyleGAN2-ADA recipe, SPEC.md section 4), commented phase
    resumed step (clips consumed = step x batch), so a resumed run sees exactly the clips it would have.
 4. Train: each step runs the phases of the phase table that are due (Gmain, Dmain, and every `r1_interval`
    steps Dreg: lazy R1 through the augmentation), the objective of each being a method of
-   `svgan_tf.training.loss.StyleGANVLoss` and its random inputs explicit draws (`svgan_tf.training.draws`); then the EMA of G;
-   every `ada_interval` steps ADA adjusts p. All of it on the device: the host reads statistics once per tick.
+   `svgan_tf.training.loss.StyleGANVLoss` and its random inputs explicit draws (`svgan_tf.training.draws`);
+   then the EMA of G; every `ada_interval` steps ADA adjusts p. All of it on the device: the host reads
+   statistics once per tick.
 5. Maintenance per tick (`tick_kimg`): console line and TensorBoard scalars; per snapshot
    (`snapshot_kimg`): checkpoint, sample grid image and animated grid, G_ema in reference format.
 
@@ -28,20 +29,19 @@ import shutil
 import tempfile
 import time
 
-from absl import logging
 import keras
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
-from svgan_tf.training import augment, config, draws, optimizer, summaries
+from svgan_tf import atomic, evaluate
 from svgan_tf.data import pipeline, video
 from svgan_tf.data import sampling as sampling_lib
-from svgan_tf import evaluate
-from svgan_tf.interop import reference
-from svgan_tf.training import loss as loss_lib
 from svgan_tf.networks.discriminator import Discriminator
 from svgan_tf.networks.generator import Generator
 from svgan_tf.networks.layers import lerp
+from svgan_tf.training import augment, config, draws, optimizer, run_dir, summaries
+from svgan_tf.training import loss as loss_lib
 
 
 def make_strategy():
@@ -74,8 +74,8 @@ class Training:
     tick_stats: tf.Variable  # [len(TICK_STATS), 2]: sum and count of each statistic since the host last read it
 
     def checkpoint(self):
-        return tf.train.Checkpoint(G=self.G, D=self.D, G_ema=self.G_ema, G_opt=self.G_opt, D_opt=self.D_opt,
-                                   step=self.step, ada_p=self.ada_p, ada_stats=self.ada_stats)
+        """The training state as a checkpoint of the run (`run_dir.CHECKPOINT_KEYS`)."""
+        return tf.train.Checkpoint(**{key: getattr(self, key) for key in run_dir.CHECKPOINT_KEYS})
 
 
 # What the progress line and TensorBoard show: reference statistic names, averaged over a tick.
@@ -262,15 +262,15 @@ def ema_beta(batch, ema_kimg):
 def _restore(cfg, training):
     """Resumes from `--resume` ('latest' in outdir, or a path); returns the restored checkpoint path or None.
 
-    Every worker reads the chief's checkpoints (`OUTDIR/checkpoints`, on a shared file system across hosts).
+    Every worker reads the chief's checkpoints (in outdir, on a shared file system across hosts).
     """
     if not cfg.resume:
         return None
     if cfg.resume == "latest":
-        directory = os.path.join(cfg.outdir, "checkpoints")
-        path = tf.train.latest_checkpoint(directory)
+        path = run_dir.latest_checkpoint(cfg.outdir)
         if path is None:
-            logging.info("--resume=latest: no checkpoint in %s yet, starting from scratch.", directory)
+            logging.info("--resume=latest: no checkpoint in %s yet, starting from scratch.",
+                         run_dir.checkpoints_dir(cfg.outdir))
             return None
     else:
         path = tf.train.latest_checkpoint(cfg.resume) if os.path.isdir(cfg.resume) else cfg.resume
@@ -285,8 +285,6 @@ class _Snapshots:
 
     def __init__(self, cfg, source, writer):
         self.cfg, self.writer = cfg, writer
-        self.dir = os.path.join(cfg.outdir, "samples")
-        os.makedirs(self.dir, exist_ok=True)
         n = 16 if cfg.resolution <= 128 else 9
         rng = np.random.default_rng(cfg.seed)
         self.z = rng.standard_normal((n, cfg.z_dim)).astype(np.float32)
@@ -301,17 +299,12 @@ class _Snapshots:
         image = video.frames_grid(videos[:, ::2])
         animation = video.video_grid(videos, self.columns)
         gif = video.encode_gif(animation)
-        tag = f"{int(kimg):06d}"  # reference style (whole kimg; a later snapshot within the same kimg overwrites)
-        video.save_png(os.path.join(self.dir, f"fakes{tag}.png"), image)
-        with open(os.path.join(self.dir, f"fakes{tag}.gif"), "wb") as f:
-            f.write(gif)
+        video.save_png(run_dir.sample_grid_path(self.cfg.outdir, kimg, "png"), image)
+        atomic.write_bytes(run_dir.sample_grid_path(self.cfg.outdir, kimg, "gif"), gif)
         with self.writer.as_default():
             tf.summary.image("samples/frames", image[None], step=step)
             summaries.write_gif_summary("samples/video", gif, animation.shape[1], animation.shape[2], step)
-        export = os.path.join(self.cfg.outdir, f"G_ema-reference-{tag}.npz")
-        reference.save_reference_npz(G_ema, export)
-        with open(export[:-4] + ".json", "w") as f:
-            json.dump(G_ema.get_config(), f, indent=1)
+        run_dir.write_reference_generator(run_dir.reference_export_path(self.cfg.outdir, kimg), G_ema)
 
 
 def train(cfg, strategy=None, max_steps=None):
@@ -328,14 +321,12 @@ def train(cfg, strategy=None, max_steps=None):
     logging.info("Dataset: %s (%d videos too short for the sampling were skipped)", source.index.description,
                  source.index.num_skipped)
     logging.info("Training configuration:\n  %s", "\n  ".join(cfg.summary()))
-    os.makedirs(cfg.outdir, exist_ok=True)
     if chief:
-        with open(os.path.join(cfg.outdir, "config.json"), "w") as f:
-            json.dump(dataclasses.asdict(cfg), f, indent=1)
+        run_dir.write_config(cfg.outdir, cfg)
 
     # 2. Networks and state; checkpoints; resume.
     training = build_training(cfg, strategy)
-    ckpt_dir = os.path.join(cfg.outdir, "checkpoints")
+    ckpt_dir = run_dir.checkpoints_dir(cfg.outdir)
     if not chief:  # other workers write their (identical) shards to a scratch directory
         ckpt_dir = tempfile.mkdtemp(prefix="svgan_ckpt_")
     manager = tf.train.CheckpointManager(training.checkpoint(), ckpt_dir, max_to_keep=cfg.keep_checkpoints)
@@ -360,7 +351,7 @@ def train(cfg, strategy=None, max_steps=None):
     metrics_steps = (config.kimg_to_steps(cfg.metrics_every_kimg, cfg.batch, cfg.num_frames)
                      if cfg.metrics_every_kimg > 0 else snapshot_steps)
     metrics = evaluate.resolve_protocols(cfg.metrics, cfg.metrics_num_fake or None) if cfg.metrics else []
-    writer = tf.summary.create_file_writer(os.path.join(cfg.outdir, "tensorboard")) if chief else None
+    writer = tf.summary.create_file_writer(run_dir.tensorboard_dir(cfg.outdir)) if chief else None
     snapshots = _Snapshots(cfg, source, writer) if chief else None
     if chief and start_step == 0:
         snapshots.write(training.G_ema, 0, 0)
@@ -390,13 +381,13 @@ def train(cfg, strategy=None, max_steps=None):
 
 
 def _write_metrics(cfg, G_ema, metrics, step, kimg, writer):
-    """Metrics of G_ema (chief only): log line, TensorBoard `Metrics/<name>`, OUTDIR/metrics.jsonl."""
+    """Metrics of G_ema (chief only): log line, TensorBoard `Metrics/<name>`, the run's metrics log."""
     start = time.time()
     source = pipeline.open_source(cfg.data, resolution=cfg.resolution, use_labels=cfg.cond,
                                   sampling=sampling_lib.SamplingConfig(num_frames=1, mirror=False))
-    results = evaluate.evaluate(G_ema, source, metrics, seed=cfg.seed, cache_dir=os.path.join(cfg.outdir, "metric-cache"),
+    results = evaluate.evaluate(G_ema, source, metrics, seed=cfg.seed, cache_dir=run_dir.metric_cache_dir(cfg.outdir),
                                 progress=False)
-    evaluate.write_results(results, os.path.join(cfg.outdir, "metrics.jsonl"),
+    evaluate.write_results(results, run_dir.metrics_path(cfg.outdir),
                            dict(kimg=round(kimg, 3), step=step, scaled_down=bool(cfg.metrics_num_fake)))
     with writer.as_default():
         for name, value in results.items():
