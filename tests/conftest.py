@@ -52,4 +52,5 @@ def pytest_terminal_summary(terminalreporter):
     if _MISSING:
         terminalreporter.write_sep("!", "REFERENCE PARITY NOT CHECKED", red=True, bold=True)
         terminalreporter.write_line(f"../shared is absent ({_MISSING[0]}): the tests that compare with the reference "
-                                    "PyTorch implementation were skipped. Put the shared/ folder beside the repository.")
+                                    "PyTorch implementation were skipped. Put the shared/ folder beside the "
+                                    "repository.")

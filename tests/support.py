@@ -133,7 +133,8 @@ def projection_detector(batch):
 
 
 # `evaluate.default_detectors()` with the projection in place of I3D and Inception.
-STUB_DETECTORS = {"fvd": ("stub", projection_detector), "fid": ("stub", lambda frames: projection_detector(frames[:, None]))}
+STUB_DETECTORS = {"fvd": ("stub", projection_detector),
+                  "fid": ("stub", lambda frames: projection_detector(frames[:, None]))}
 
 
 # Small datasets.

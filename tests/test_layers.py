@@ -182,7 +182,8 @@ def test_conv1d_has_no_sqrt2_gain_and_no_padding():
     out = layer(x).numpy()
     assert out.shape == (1, 5, 3)
     gain = 0.01 / math.sqrt(2 * 5)
-    pre = np.stack([np.einsum("ki,kio->o", x[0, i:i + 5], w * gain) for i in range(5)]) + np.array([0.1, -0.2, 0.3]) * 0.01
+    bias = np.array([0.1, -0.2, 0.3]) * 0.01
+    pre = np.stack([np.einsum("ki,kio->o", x[0, i:i + 5], w * gain) for i in range(5)]) + bias
     np.testing.assert_allclose(out[0], np.where(pre >= 0, pre, 0.2 * pre), rtol=1e-5, atol=1e-7)
 
 
@@ -248,9 +249,10 @@ def test_lerp_rounds_once_as_torch_lerp():
         w = np.float32(weight)
         ours = layers.lerp(tf.constant(start), tf.constant(end), weight).numpy()
         diff = (end - start).astype(np.float32)  # rounded, as in torch
-        expected = [_nearest_float32(fractions.Fraction(float(w - 1)) * fractions.Fraction(float(d)) + fractions.Fraction(float(e)))
+        exact = fractions.Fraction
+        expected = [_nearest_float32(exact(float(w - 1)) * exact(float(d)) + exact(float(e)))
                     if weight >= 0.5 else
-                    _nearest_float32(fractions.Fraction(float(w)) * fractions.Fraction(float(d)) + fractions.Fraction(float(s)))
+                    _nearest_float32(exact(float(w)) * exact(float(d)) + exact(float(s)))
                     for s, e, d in zip(start, end, diff)]
         np.testing.assert_array_equal(ours, np.array(expected, np.float32))
     np.testing.assert_array_equal(layers.lerp(tf.constant(start), tf.constant(end), 1.0).numpy(), end)

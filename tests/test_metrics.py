@@ -57,7 +57,8 @@ def test_real_clips_follow_the_protocol(source):
     protocol = dataclasses.replace(protocols.PROTOCOLS["fvd2048_16f"], num_frames=50, subsample=2).scaled(4, 5)
     index = source.index
     chosen = protocols.real_videos(index, protocol)
-    eligible = sorted((v for v in range(index.num_videos) if index.lengths[v] >= 100), key=lambda v: index.video_names[v])
+    eligible = sorted((v for v in range(index.num_videos) if index.lengths[v] >= 100),
+                      key=lambda v: index.video_names[v])
     assert 5 < len(eligible) < index.num_videos and chosen == eligible[:5]
     batches = list(protocols.real_batches(source, protocol, seed=0, batch_size=2))
     assert [b.shape[:2] for b in batches] == [(2, 50), (2, 50), (1, 50)] and batches[0].dtype == np.uint8

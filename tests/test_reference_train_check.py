@@ -37,7 +37,8 @@ def test_official_train_small_within_every_tolerance(official_train_small, capsy
 
 # (name, file, original text, mutated text, quantities that must fail).
 MUTANTS = [
-    ("G loss sign", "svgan_tf/training/loss.py", "loss = tf.nn.softplus(-fake_logits)", "loss = tf.nn.softplus(fake_logits)",
+    ("G loss sign", "svgan_tf/training/loss.py", "loss = tf.nn.softplus(-fake_logits)",
+     "loss = tf.nn.softplus(fake_logits)",
      ["it0 Gmain loss per clip", "it0 Gmain grads (68 tensors)"]),
     ("swapped optimisers", "svgan_tf/training/loop.py",
      '((G, cfg.g_reg_interval, "G_opt"), (D, cfg.r1_interval, "D_opt"))',

@@ -83,5 +83,6 @@ def test_every_layer_class_is_covered():
     covered = {case[0] for case in LAYERS + MODELS}
     for module in (layers, motion, generator, discriminator, i3d):
         for name, value in vars(module).items():
-            if isinstance(value, type) and issubclass(value, keras.layers.Layer) and value.__module__ == module.__name__:
+            defined_here = isinstance(value, type) and value.__module__ == module.__name__
+            if defined_here and issubclass(value, keras.layers.Layer):
                 assert name in covered, f"{module.__name__}.{name} is not in the serialization harness"

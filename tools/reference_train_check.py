@@ -157,7 +157,7 @@ def _train_config(fx):
     gk = c["G_kwargs"]
     return config.TrainConfig(
         data="demo", batch=int(c["batch_size"]), lr=float(preset.get("lr", opt["lr"] / ratio)),
-        betas=tuple(float(b) for b in preset.get("betas", (opt["betas"][0] ** (1 / ratio), opt["betas"][1] ** (1 / ratio)))),
+        betas=tuple(float(b) for b in preset.get("betas", tuple(beta ** (1 / ratio) for beta in opt["betas"]))),
         eps=float(opt["eps"]), concat_res=int(c["D_kwargs"]["cfg"]["concat_res"]),
         r1_gamma=float(loss["r1_gamma"]), r1_interval=int(c["D_reg_interval"] or 0),
         g_reg_interval=int(c["G_reg_interval"] or 0), ema_kimg=float(ema["ema_kimg"]), aug="noaug",
@@ -340,7 +340,8 @@ def teacher_forced(setup, report, iterations):
         setup.load("D", fx.params(S, "D"))
         phase = setup.phases["Gmain"]
         grads, rep = loss.Gmain(setup.step.sampler("Gmain", step, 0), real, phase.gain)
-        report.check(f"it{k} Gmain D(fake) logits", "logits", rep["Loss/scores/fake"], it["Gmain/report/Loss/scores/fake"])
+        report.check(f"it{k} Gmain D(fake) logits", "logits", rep["Loss/scores/fake"],
+                     it["Gmain/report/Loss/scores/fake"])
         report.check(f"it{k} Gmain loss per clip", "loss", rep["Loss/G/loss"], it["Gmain/report/Loss/G/loss"])
         report.check(f"it{k} Gmain objective", "objective", [rep["objective_0"]], [it["Gmain/objective_0"]])
         _check_grads(setup, report, f"it{k} Gmain", "G", grads, _recorded(it, "Gmain/grad/"))
@@ -353,12 +354,15 @@ def teacher_forced(setup, report, iterations):
         setup.load("D", fx.params(S, "D"))
         phase = setup.phases["Dmain"]
         grads, rep = loss.Dmain(setup.step.sampler("Dmain", step, 0), real, phase.gain)
-        for ours, theirs in (("Loss/scores/fake", "report/Loss/scores/fake"), ("Loss/scores/real", "report/Loss/scores/real")):
+        for ours, theirs in (("Loss/scores/fake", "report/Loss/scores/fake"),
+                             ("Loss/scores/real", "report/Loss/scores/real")):
             report.check(f"it{k} Dmain {theirs.split('/')[-1]} logits", "logits", rep[ours], it[f"Dmain/{theirs}"])
-        for ours, theirs in (("loss_fake", "loss_fake"), ("loss_real", "loss_real"), ("Loss/D/loss", "report/Loss/D/loss")):
+        for ours, theirs in (("loss_fake", "loss_fake"), ("loss_real", "loss_real"),
+                             ("Loss/D/loss", "report/Loss/D/loss")):
             report.check(f"it{k} Dmain {theirs.split('/')[-1]} per clip", "loss", rep[ours], it[f"Dmain/{theirs}"])
         for i in (0, 1):
-            report.check(f"it{k} Dmain objective_{i}", "objective", [rep[f"objective_{i}"]], [it[f"Dmain/objective_{i}"]])
+            report.check(f"it{k} Dmain objective_{i}", "objective", [rep[f"objective_{i}"]],
+                         [it[f"Dmain/objective_{i}"]])
         _check_grads(setup, report, f"it{k} Dmain", "D", grads, _recorded(it, "Dmain/grad/"))
         report.check(f"it{k} Dmain w_avg", "w_avg", training.G.mapping.w_avg.numpy(), it["Dmain/w_avg_after_mapping"])
         after, after_opt = (fx.params(before_dreg, "D"), fx.opt_state(before_dreg, "D_opt")) if before_dreg else \
@@ -372,7 +376,8 @@ def teacher_forced(setup, report, iterations):
             setup.load("D", fx.params(before_dreg, "D"))
             phase = setup.phases["Dreg"]
             grads, rep = loss.Dreg(setup.step.sampler("Dreg", step, 0), real, phase.gain)
-            report.check(f"it{k} Dreg D(real) logits", "logits", rep["Loss/scores/real"], it["Dreg/report/Loss/scores/real"])
+            report.check(f"it{k} Dreg D(real) logits", "logits", rep["Loss/scores/real"],
+                         it["Dreg/report/Loss/scores/real"])
             report.check(f"it{k} Dreg r1 penalty per frame", "r1_penalty", np.reshape(rep["Loss/r1_penalty"], [-1]),
                          it["Dreg/report/Loss/r1_penalty"])
             report.check(f"it{k} Dreg reg per clip", "reg", rep["Loss/D/reg"], it["Dreg/report/Loss/D/reg"])

@@ -90,8 +90,10 @@ def generator_kwargs(G_kwargs):
     _require(cfg.get("input", {}).get("type", "temporal") == "temporal", f"cfg.input.type={cfg['input']['type']!r}")
     _require(motion.get("gen_strategy", "conv") == "conv", f"motion.gen_strategy={motion['gen_strategy']!r}")
     _require(motion.get("fourier", True), "motion.fourier=False (ablation without positional encoding)")
-    _require(time_enc.get("cond_type", "concat_const") == "concat_const", f"time_enc.cond_type={time_enc['cond_type']!r}")
-    _require(synthesis.get("architecture", "skip") == "skip", f"synthesis architecture {synthesis.get('architecture')!r}")
+    _require(time_enc.get("cond_type", "concat_const") == "concat_const",
+             f"time_enc.cond_type={time_enc['cond_type']!r}")
+    _require(synthesis.get("architecture", "skip") == "skip",
+             f"synthesis architecture {synthesis.get('architecture')!r}")
     c_dim, motion_c_dim = G_kwargs.get("c_dim", 0), cfg.get("c_dim", 0)
     _require(motion_c_dim in (0, c_dim), f"cfg.c_dim={motion_c_dim} with a generator c_dim={c_dim}")
     mapping = G_kwargs.get("mapping_kwargs", {})

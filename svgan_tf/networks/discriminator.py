@@ -123,7 +123,8 @@ class DiscriminatorEpilogue(keras.layers.Layer):
     def __init__(self, in_channels, cmap_dim, mbstd_group_size=4, mbstd_num_channels=1, conv_clamp=None, **kwargs):
         super().__init__(autocast=False, **kwargs)
         self.in_channels, self.cmap_dim = in_channels, cmap_dim
-        self.mbstd_group_size, self.mbstd_num_channels, self.conv_clamp = mbstd_group_size, mbstd_num_channels, conv_clamp
+        self.mbstd_group_size, self.mbstd_num_channels = mbstd_group_size, mbstd_num_channels
+        self.conv_clamp = conv_clamp
         self.conv = Conv2dLayer(in_channels + mbstd_num_channels, in_channels, 3, activation="lrelu",
                                 conv_clamp=conv_clamp, name="conv")
         self.fc = DenseLayer(in_channels * 16, in_channels, activation="lrelu", name="fc")
@@ -239,7 +240,8 @@ class Discriminator(keras.Model):
         for res, block in zip(self.block_resolutions, self.blocks):
             if res == self.concat_res:
                 _, h, w, ch = x.shape
-                x = tf.reshape(tf.transpose(tf.reshape(x, [batch, k, h, w, ch]), [0, 2, 3, 1, 4]), [batch, h, w, k * ch])
+                x = tf.transpose(tf.reshape(x, [batch, k, h, w, ch]), [0, 2, 3, 1, 4])
+                x = tf.reshape(x, [batch, h, w, k * ch])
             x = block(x)
         parts = [tf.cast(c, tf.float32)] if self.c_dim > 0 else []
         if self.time_encoder is not None:

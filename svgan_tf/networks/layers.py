@@ -153,7 +153,8 @@ def conv2d(x, kernel, up=1, down=1):
             n, h, w, _ = tf.unstack(tf.shape(x))
             out_channels = kernel.shape[-1]
             transposed = tf.transpose(kernel, [0, 1, 3, 2])
-            x = tf.nn.conv2d_transpose(x, transposed, output_shape=tf.stack([n, 2 * h + kh - 2, 2 * w + kh - 2, out_channels]),
+            output_shape = tf.stack([n, 2 * h + kh - 2, 2 * w + kh - 2, out_channels])
+            x = tf.nn.conv2d_transpose(x, transposed, output_shape=output_shape,
                                        strides=2, padding="VALID")
         else:
             # TF has no grouped transposed convolution: the same result is a zero-inserted input, padded by

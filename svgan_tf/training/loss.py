@@ -2,7 +2,8 @@
 
 `StyleGANVLoss.Gmain`, `.Dmain` and `.Dreg` each run their forward passes, take the gradients of their objective
 with respect to their network and return them with what the reference reports (`training_stats.report` names,
-per clip). The training loop (`svgan_tf.training.loop`) owns the phase table (which phase runs when, with which optimiser
+per clip). The training loop (`svgan_tf.training.loop`) owns the phase table (which phase runs when, with which
+optimiser
 and gain) and applies the gradients.
 
 Reductions follow the reference: per-clip losses, averaged over the clips of the batch (not over frames), times
@@ -135,7 +136,8 @@ class StyleGANVLoss:
         with tf.control_dependencies([g for g in fake_grads if g is not None]):
             frames = tf.identity(real.frames)
         with tf.GradientTape() as tape:
-            real_logits = self.run_D(frames, real.t, real.c, tf.random.experimental.stateless_fold_in(draws.aug_seed, 1))
+            real_seed = tf.random.experimental.stateless_fold_in(draws.aug_seed, 1)
+            real_logits = self.run_D(frames, real.t, real.c, real_seed)
             loss_real = tf.nn.softplus(-real_logits)
             objective_real = self._mean(loss_real, gain)
             target = scale(objective_real)
