@@ -115,6 +115,49 @@ def _parse_flags(argv):
         fail(str(error))
 
 
+# Flag groups shared by several programs. Each defines its flags as the calling program's own (so `--help`
+# lists them); arguments carry what differs between programs (help text, defaults).
+
+
+def _caller():
+    """The flag-owning module name of the program that called a define_* function, as absl names it."""
+    name = sys._getframe(2).f_globals["__name__"]
+    return sys.argv[0] if name == "__main__" else name
+
+
+def define_checkpoint_flag(help_text="Training run directory, checkpoint prefix, or G_ema-reference-*.npz "
+                                     "(with its .json)."):
+    """--checkpoint (required): the generator to load."""
+    flags.DEFINE_string("checkpoint", None, help_text, required=True, module_name=_caller())
+
+
+def define_out_flag(help_text, required=True):
+    """--out: where the program writes."""
+    flags.DEFINE_string("out", None, help_text, required=required, module_name=_caller())
+
+
+def define_overwrite_flag(help_text="Replace existing outputs (default: refuse)."):
+    """--overwrite: nothing is replaced without it."""
+    flags.DEFINE_bool("overwrite", False, help_text, module_name=_caller())
+
+
+def define_truncation_flag(help_text="Truncation of the content latent (1: none)."):
+    """--truncation_psi."""
+    flags.DEFINE_float("truncation_psi", 1.0, help_text, module_name=_caller())
+
+
+def define_timing_flags(time_offset=True):
+    """--fps, --time_step, --class_idx (and --time_offset): how a video samples the generator's time axis."""
+    module = _caller()
+    flags.DEFINE_float("fps", 25.0, "Frames per second of the written video.", module_name=module)
+    flags.DEFINE_float("time_step", 1.0, "Time between consecutive frames, in frames (0.25 = 4x slow motion).",
+                       module_name=module)
+    if time_offset:
+        flags.DEFINE_float("time_offset", 0.0, "Time of the first frame, in frames (real, >= 0): continues a video.",
+                           module_name=module)
+    flags.DEFINE_integer("class_idx", None, "Class of a conditional model.", module_name=module)
+
+
 def run_module(module):
     """Runs `module` as `python -m module` does, on the current command line (sys.argv[1:])."""
     runpy.run_module(module, run_name="__main__", alter_sys=True)
