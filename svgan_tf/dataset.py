@@ -51,14 +51,13 @@ are applied to the counts as a conversion would. It never fails on a bad input: 
 This module is the program (flags and exit statuses); svgan_tf.data.convert converts and svgan_tf.data.check checks.
 """
 
-import sys
+from absl import flags
 
-from absl import app, flags
-
+from svgan_tf import cli
 from svgan_tf.data import check, convert
 
 flags.DEFINE_string("source", None, "Frame folder, .zip, video file, directory of video files or demo[:SEED].")
-flags.DEFINE_string("out", None, "Output directory or .zip (must not exist unless --overwrite).")
+cli.define_out_flag("Output directory or .zip (must not exist unless --overwrite).", required=False)
 flags.DEFINE_enum("format", "auto", convert.FORMATS, "Output: tfrecord shards, reference frame folder or reference "
                   "zip (auto: zip when --out ends in .zip, else tfrecord).")
 flags.DEFINE_integer("resolution", 256, "Output frame size (square).")
@@ -75,7 +74,7 @@ flags.DEFINE_integer("min_frames", None, f"Skip videos (or trailing chunks) with
 flags.DEFINE_enum("image_format", "jpeg", ["jpeg", "png"], "Encoding of resized frames.")
 flags.DEFINE_integer("jpeg_quality", 95, "JPEG quality (the reference scripts use 95).")
 flags.DEFINE_integer("shard_mb", 256, "Start a new shard after this many MB (a video never spans shards).")
-flags.DEFINE_bool("overwrite", False, "Replace an existing --out.")
+cli.define_overwrite_flag("Replace an existing --out.")
 flags.DEFINE_bool("check", False, "Only report on --source (counts, short videos, unreadable or odd-sized frames); "
                   "writes nothing.")
 flags.DEFINE_bool("check_decode", False, "With --check: decode every frame (slower; finds corrupt data that "
@@ -84,29 +83,22 @@ flags.DEFINE_bool("strict", False, "With --check: exit with status 1 when a prob
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    del argv
     FLAGS = flags.FLAGS
     if not FLAGS.source:
-        raise app.UsageError("--source is required")
-    if not FLAGS.check and not FLAGS.out:
-        raise app.UsageError("--out is required (or pass --check)")
-    try:
-        if FLAGS.check:
-            report = check.check_dataset(FLAGS.source, FLAGS.min_frames, FLAGS.fps, FLAGS.source_fps,
-                                         FLAGS.skip_frames, FLAGS.max_frames, FLAGS.chunk_frames, FLAGS.max_videos,
-                                         FLAGS.check_decode)
-            return 1 if FLAGS.strict and report["problems"] else 0
-        convert.make_dataset(FLAGS.source, FLAGS.out, FLAGS.resolution, FLAGS.chunk_frames, FLAGS.max_videos,
-                             3 if FLAGS.min_frames is None else FLAGS.min_frames, FLAGS.image_format,
-                             FLAGS.jpeg_quality, FLAGS.shard_mb << 20, FLAGS.overwrite, out_format=FLAGS.format,
-                             fps=FLAGS.fps, source_fps=FLAGS.source_fps, skip_frames=FLAGS.skip_frames,
-                             max_frames=FLAGS.max_frames)
-    except (ValueError, FileNotFoundError, FileExistsError) as e:  # bad inputs or options: the message names them
-        print(f"make_dataset: error: {e}", file=sys.stderr)
-        return 2
+        cli.fail("--source is required.")
+    if FLAGS.check:
+        report = check.check_dataset(FLAGS.source, FLAGS.min_frames, FLAGS.fps, FLAGS.source_fps, FLAGS.skip_frames,
+                                     FLAGS.max_frames, FLAGS.chunk_frames, FLAGS.max_videos, FLAGS.check_decode)
+        return 1 if FLAGS.strict and report["problems"] else 0
+    if not FLAGS.out:
+        cli.fail("--out is required (or pass --check).")
+    convert.make_dataset(FLAGS.source, FLAGS.out, FLAGS.resolution, FLAGS.chunk_frames, FLAGS.max_videos,
+                         3 if FLAGS.min_frames is None else FLAGS.min_frames, FLAGS.image_format, FLAGS.jpeg_quality,
+                         FLAGS.shard_mb << 20, FLAGS.overwrite, out_format=FLAGS.format, fps=FLAGS.fps,
+                         source_fps=FLAGS.source_fps, skip_frames=FLAGS.skip_frames, max_frames=FLAGS.max_frames)
     return 0
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -5,10 +5,9 @@ GPUs of a host (MirroredStrategy) or several hosts (MultiWorkerMirroredStrategy 
 workers).
 """
 
-import sys
+from absl import flags
 
-from absl import app, flags
-
+from svgan_tf import cli
 from svgan_tf.training import config, loop
 
 config.define_flags()
@@ -16,14 +15,9 @@ flags.adopt_module_key_flags(config)  # `--help` lists the training flags
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    try:
-        loop.train(config.from_flags())
-    except ValueError as error:
-        print(f"svgan_tf.train: {error}", file=sys.stderr)
-        sys.exit(2)
+    del argv
+    loop.train(config.from_flags())
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)
