@@ -6,6 +6,7 @@ Without ../shared the reference-parity tests skip and the run ends with a loud b
 
 import pytest
 
+import svgan_tf  # noqa: F401  (first: it imports TensorFlow without its C++ start-up lines)
 from tests import support
 from tests.support import OFFICIAL_SMALL, OFFICIAL_TRAIN_SMALL, REFERENCE_PICKLE
 
