@@ -24,13 +24,13 @@ _API = {
     "load_generator": "svgan_tf.training.run_dir",
     "content_z": "svgan_tf.latents",
     "MotionTokenStream": "svgan_tf.latents",
-    "generate_video": "svgan_tf.generate",
+    "generate_video": "svgan_tf.generation",
     "export_savedmodel": "svgan_tf.export.savedmodel",
     "export_tflite": "svgan_tf.export.tflite",
     "export_onnx": "svgan_tf.export.onnx",
-    "evaluate": "svgan_tf.evaluate",
+    "evaluate": "svgan_tf.metrics.evaluation",
     "frechet_distance": "svgan_tf.metrics.frechet",
-    "import_snapshot": "svgan_tf.import_reference",
+    "import_snapshot": "svgan_tf.interop.importer",
 }
 __all__ = sorted(_API)
 

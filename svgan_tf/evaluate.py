@@ -14,192 +14,45 @@ with published numbers, and the JSON line says so). Real statistics are cached i
 
 import dataclasses
 import datetime
-import json
-import os
-import sys
 import time
 
-import numpy as np
 import tensorflow as tf
+from absl import flags
 
-from svgan_tf import atomic, tokens
+from svgan_tf import cli
 from svgan_tf.data import pipeline
 from svgan_tf.data import sampling as sampling_lib
-from svgan_tf.metrics import protocols
-from svgan_tf.metrics.frechet import frechet_distance
-from svgan_tf.training import run_dir, summaries
+from svgan_tf.metrics import evaluation, protocols
+from svgan_tf.training import run_dir
 
-DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "svgan_tf", "metrics")
+# Not cli.define_checkpoint_flag: that one is required, and --real_vs_real needs no checkpoint.
+flags.DEFINE_string("checkpoint", None, "Training run directory, checkpoint prefix, G_ema-reference-*.npz, or "
+                    "an exported SavedModel version directory (MODEL/<version>).")
+flags.DEFINE_string("data", None, "Dataset (folder, zip, TFRecord directory, or demo).", required=True)
+flags.DEFINE_list("metrics", ["fvd2048_16f"], f"Metrics: {', '.join(protocols.PROTOCOLS)}.")
+flags.DEFINE_bool("real_vs_real", False, "Compare two halves of the dataset instead of a generator.")
+flags.DEFINE_integer("num_fake", None, "Generated clips (frames for FID) instead of the protocol's.")
+flags.DEFINE_integer("num_real", None, "Maximum real clips instead of the protocol's 2048.")
+flags.DEFINE_integer("seed", 0, "Seed of the real clip offsets and the generated samples.")
+flags.DEFINE_integer("batch", 16, "Clips per batch.")
+flags.DEFINE_integer("resolution", None, "Frame size of the dataset (default: the generator's).")
+flags.DEFINE_string("cache_dir", evaluation.DEFAULT_CACHE, "Real statistics cache ('' for none).")
+cli.define_out_flag("JSON-lines file to append results to (default: the run's metrics.jsonl).", required=False)
 
-
-def default_detectors():
-    """{"fvd": (name, fn), "fid": (name, fn)}: the reference detectors, loaded on first use."""
-    def i3d(batch):
-        from svgan_tf.metrics import i3d as module
-        return module.i3d_logits(batch)
-
-    def inception(batch):
-        from svgan_tf.metrics import inception as module
-        return module.inception_features(batch)
-
-    return {"fvd": ("i3d", i3d), "fid": ("inception", inception)}
-
-
-class SavedModelGenerator:
-    """An exported TF Serving SavedModel (`python -m svgan_tf.export.savedmodel`) seen as a generator by the metrics.
-
-    Frames come from its `mapping` and `frame_at_time` signatures (float frames, so the reference's uint8
-    quantisation applies exactly as to a checkpoint); sizes and token arithmetic from `metadata`.
-
-    Args:
-        path: the version directory (`MODEL/<version>`).
-    """
-
-    def __init__(self, path):
-        if not os.path.isfile(os.path.join(path, "saved_model.pb")):
-            raise FileNotFoundError(f"{path}: no saved_model.pb (give the version directory, e.g. models/sky/1).")
-        model = tf.saved_model.load(path)
-        missing = {"mapping", "frame_at_time", "metadata"} - set(model.signatures)
-        if missing:
-            raise ValueError(f"{path}: not an svgan-tf export (no {', '.join(sorted(missing))} signature).")
-        self._mapping, self._frame = model.signatures["mapping"], model.signatures["frame_at_time"]
-        meta = {k: int(v.numpy()[0]) for k, v in model.signatures["metadata"](t=tf.zeros([1])).items()
-                if v.dtype == tf.int32}
-        self.z_dim, self.c_dim, self.img_resolution = meta["z_dim"], meta["c_dim"], meta["img_resolution"]
-        self.motion_z_dim, self.window_length = meta["motion_z_dim"], meta["window_length"]
-        self.motion_z_distance, self.max_num_frames = meta["motion_z_distance"], meta["max_num_frames"]
-
-    def num_motion_tokens(self, max_t):
-        """Tokens the reference draws for frames up to time `max_t` (`svgan_tf.tokens.num_motion_tokens`)."""
-        return tokens.num_motion_tokens(max_t, self.motion_z_distance, self.window_length, self.max_num_frames)
-
-    def sample_motion_z(self, batch_size, num_tokens, seed):
-        return tf.random.stateless_normal([batch_size, num_tokens, self.motion_z_dim], seed=seed, alg="philox")
-
-    def __call__(self, z, t, motion_z, c=None, frames_per_batch=None):
-        """Frames [B, F, R, R, 3] (float) for z [B, z_dim], times t [B, F] and whole token sequences."""
-        del frames_per_batch  # one frame per call already
-        conditioning = {"c": tf.constant(c, tf.float32)} if self.c_dim else {}
-        w = self._mapping(z=tf.constant(z, tf.float32), **conditioning)["w"]
-        t = np.asarray(t, np.float32)
-        motion_z = np.asarray(motion_z)
-        frames = []
-        for f in range(t.shape[1]):
-            start = tokens.window_start(t[:, f], self.motion_z_distance)
-            window = np.stack([motion_z[b, s:s + self.window_length] for b, s in enumerate(start)])
-            frames.append(self._frame(w=w, window=tf.constant(window), t=tf.constant(t[:, f]), **conditioning)["frame"])
-        return tf.stack(frames, axis=1)
-
-
-def load_for_metrics(path):
-    """A checkpoint (run, prefix, .npz) or an exported SavedModel version directory, as a generator."""
-    if os.path.isfile(os.path.join(path, "saved_model.pb")):
-        return SavedModelGenerator(path)
-    return run_dir.load_generator(path, num_fp16_res=0)
-
-
-def resolve_protocols(names, num_fake=None, num_real=None):
-    """Protocol objects for metric names (ValueError naming an unknown one), scaled if asked."""
-    result = []
-    for name in names:
-        if name not in protocols.PROTOCOLS:
-            raise ValueError(f"--metrics: unknown metric {name!r} (known: {', '.join(protocols.PROTOCOLS)}).")
-        protocol = protocols.PROTOCOLS[name]
-        if num_fake or num_real:
-            protocol = protocol.scaled(num_fake or protocol.num_fake, num_real or protocol.num_real)
-        result.append(protocol)
-    return result
-
-
-def evaluate(G, source, metric_protocols, seed=0, batch_size=16, cache_dir=DEFAULT_CACHE, detectors=None,
-             progress=True):
-    """{metric name: value} of generator `G` against `source` (None G: real vs real halves).
-
-    Args:
-        G: the generator (float32), or None for the real-vs-real comparison.
-        source: `svgan_tf.data.sources.VideoSource` (opened without mirroring).
-        metric_protocols: `Protocol`s (see `resolve_protocols`).
-        seed: seed of the real clip offsets and of the generated samples.
-        batch_size: clips (or frames / 16) per batch.
-        cache_dir: real statistics cache (None: no cache).
-        detectors: {"fvd": (name, fn), "fid": (name, fn)} (default: I3D and Inception).
-        progress: print a progress line per pass.
-    """
-    detectors = detectors or default_detectors()
-    results = {}
-    for protocol in metric_protocols:
-        name, detector = detectors[protocol.kind]
-        unit = "clips" if protocol.kind == "fvd" else "frames"
-
-        def bar(label, total):
-            line = summaries.Progress(total, label=f"{protocol.name} {label}: ", unit=unit) if progress else None
-            return line.update if line else None
-
-        index = source.index
-        if G is None:
-            halves = [range(h, index.num_videos, 2) for h in (0, 1)]
-            real, fake = (protocols.real_statistics(source, protocol, detector, name, seed=seed + h,
-                                                    batch_size=batch_size, cache_dir=cache_dir, videos=videos,
-                                                    progress=bar(f"real half {h}", _real_count(index, protocol,
-                                                                                                videos)))
-                          for h, videos in enumerate(halves))
-        else:
-            real = protocols.real_statistics(source, protocol, detector, name, seed=seed, batch_size=batch_size,
-                                             cache_dir=cache_dir, progress=bar("real", _real_count(index, protocol)))
-            fake = protocols.fake_statistics(G, protocol, detector, seed=seed, batch_size=batch_size,
-                                             labels=index.labels, progress=bar("fake", protocol.num_fake))
-        results[protocol.name] = frechet_distance(real, fake)
-    return results
-
-
-def _real_count(index, protocol, videos=None):
-    chosen = protocols.real_videos(index, protocol, videos)
-    return int(sum(index.lengths[v] for v in chosen)) if protocol.kind == "fid" else len(chosen)
-
-
-def write_results(results, out_path, extra):
-    """Appends one JSON line per metric to `out_path` (and returns the lines)."""
-    lines = [json.dumps({"metric": name, "value": value, **extra}) for name, value in results.items()]
-    if out_path:
-        atomic.append_lines(out_path, lines)
-    return lines
-
-
-def _define_flags():
-    from absl import flags
-
-    flags.DEFINE_string("checkpoint", None, "Training run directory, checkpoint prefix, G_ema-reference-*.npz, or "
-                        "an exported SavedModel version directory (MODEL/<version>).")
-    flags.DEFINE_string("data", None, "Dataset (folder, zip, TFRecord directory, or demo).", required=True)
-    flags.DEFINE_list("metrics", ["fvd2048_16f"], f"Metrics: {', '.join(protocols.PROTOCOLS)}.")
-    flags.DEFINE_bool("real_vs_real", False, "Compare two halves of the dataset instead of a generator.")
-    flags.DEFINE_integer("num_fake", None, "Generated clips (frames for FID) instead of the protocol's.")
-    flags.DEFINE_integer("num_real", None, "Maximum real clips instead of the protocol's 2048.")
-    flags.DEFINE_integer("seed", 0, "Seed of the real clip offsets and the generated samples.")
-    flags.DEFINE_integer("batch", 16, "Clips per batch.")
-    flags.DEFINE_integer("resolution", None, "Frame size of the dataset (default: the generator's).")
-    flags.DEFINE_string("cache_dir", DEFAULT_CACHE, "Real statistics cache ('' for none).")
-    flags.DEFINE_string("out", None, "JSON-lines file to append results to (default: the run's metrics.jsonl).")
+FLAGS = flags.FLAGS
 
 
 def main(argv):
-    from absl import flags
-
-    FLAGS = flags.FLAGS
-    del argv
+    del argv  # cli.run has rejected positional arguments
     start = time.perf_counter()
-    try:
-        if FLAGS.real_vs_real == bool(FLAGS.checkpoint):
-            raise ValueError("give --checkpoint, or --real_vs_real (and no checkpoint).")
-        metric_protocols = resolve_protocols(FLAGS.metrics, FLAGS.num_fake, FLAGS.num_real)
-        G = load_for_metrics(FLAGS.checkpoint) if FLAGS.checkpoint else None
-        resolution = FLAGS.resolution or (G.img_resolution if G is not None else None)
-        source = pipeline.open_source(FLAGS.data, resolution=resolution,
-                                      sampling=sampling_lib.SamplingConfig(num_frames=1, mirror=False))
-        results = evaluate(G, source, metric_protocols, FLAGS.seed, FLAGS.batch, FLAGS.cache_dir or None)
-    except (OSError, ValueError) as error:
-        print(f"svgan_tf.evaluate: {error}", file=sys.stderr)
-        sys.exit(2)
+    if FLAGS.real_vs_real == bool(FLAGS.checkpoint):
+        raise cli.UserError("give --checkpoint, or --real_vs_real (and no checkpoint).")
+    metric_protocols = evaluation.resolve_protocols(FLAGS.metrics, FLAGS.num_fake, FLAGS.num_real)
+    G = evaluation.load_for_metrics(FLAGS.checkpoint) if FLAGS.checkpoint else None
+    resolution = FLAGS.resolution or (G.img_resolution if G is not None else None)
+    source = pipeline.open_source(FLAGS.data, resolution=resolution,
+                                  sampling=sampling_lib.SamplingConfig(num_frames=1, mirror=False))
+    results = evaluation.evaluate(G, source, metric_protocols, FLAGS.seed, FLAGS.batch, FLAGS.cache_dir or None)
     run = FLAGS.checkpoint if FLAGS.checkpoint and run_dir.is_run(FLAGS.checkpoint) else None
     out = FLAGS.out or (run_dir.metrics_path(run) if run else None)
     scaled = any(p != protocols.PROTOCOLS[p.name] for p in metric_protocols)
@@ -207,7 +60,7 @@ def main(argv):
                  protocol={p.name: dataclasses.asdict(p) for p in metric_protocols}, scaled_down=scaled,
                  seconds=round(time.perf_counter() - start, 1),
                  time=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
-    for line in write_results(results, out, extra):
+    for line in evaluation.write_results(results, out, extra):
         print(line)
     if run:
         step = run_dir.read_step(run_dir.latest_checkpoint(run))
@@ -217,7 +70,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from absl import app
-
-    _define_flags()
-    app.run(main)
+    cli.run(main)

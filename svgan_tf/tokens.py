@@ -20,8 +20,8 @@ float32, exactly as the reference and the network compute it (t is a float32 ten
 `svgan_tf.networks.motion.window_start_in_graph` is the in-graph form of `window_start`). It differs from
 exact arithmetic when the time itself rounds (47.99999999 is 48.0 in float32: token 3 for d = 16, not 2),
 and, for a d that is not a power of two, when the quotient rounds (t = 16908674, d = 129: 131075, not
-131074). Every user of the arithmetic (generator, exporters, `svgan_tf.generate`, the TF Serving client,
-the LiteRT player, `svgan_tf.evaluate`) goes through this module, so that they all agree with the network
+131074). Every user of the arithmetic (generator, exporters, `svgan_tf.generation`, the TF Serving client,
+the LiteRT player, `svgan_tf.metrics.evaluation`) goes through this module, so that they all agree with the network
 to the token. The reference's draw count (`num_motion_tokens`) is host arithmetic on Python numbers, as in
 the reference.
 

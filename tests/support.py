@@ -132,7 +132,7 @@ def projection_detector(batch):
     return flat @ np.random.default_rng(0).standard_normal((flat.shape[1], 8))
 
 
-# `evaluate.default_detectors()` with the projection in place of I3D and Inception.
+# `svgan_tf.metrics.evaluation.default_detectors()` with the projection in place of I3D and Inception.
 STUB_DETECTORS = {"fvd": ("stub", projection_detector),
                   "fid": ("stub", lambda frames: projection_detector(frames[:, None]))}
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from svgan_tf import evaluate
 from svgan_tf.interop import reference
+from svgan_tf.metrics import evaluation
 from svgan_tf.networks.generator import Generator
 from svgan_tf.training import loop
 from tests.support import REPO, TINY_TRAIN
@@ -134,7 +134,7 @@ def test_two_workers_train_in_sync(tmp_path):
 
 def test_metrics_during_training(tmp_path, monkeypatch):
     from tests.support import STUB_DETECTORS as STUB
-    monkeypatch.setattr(evaluate, "default_detectors", lambda: STUB)  # the metric plumbing, not I3D, is tested here
+    monkeypatch.setattr(evaluation, "default_detectors", lambda: STUB)  # the metric plumbing, not I3D, is tested here
     cfg = dataclasses.replace(TINY_TRAIN, outdir=str(tmp_path), kimg=0.012 * 2, metrics=("fvd2048_16f",),
                               metrics_every_kimg=0.012, metrics_num_fake=8)
     loop.train(cfg)

@@ -3,14 +3,14 @@
     python -m tools.bench_generate                          # tiny 32x32 generator, 1,000 and 90,000 frames
     python -m tools.bench_generate --config=small --frames=1000,10000 --chunk_frames=64
 
-Each measurement runs `svgan_tf.generate.generate_video` (the code path of `python -m svgan_tf.generate`)
+Each measurement runs `svgan_tf.generation.generate_video` (the code path of `python -m svgan_tf.generate`)
 in a fresh subprocess, so that its peak RSS (ru_maxrss, the whole process: Python, TensorFlow, the model)
 is its own. The generator has random weights (speed and memory do not depend on them). The resident set is
 also read when the generator is built ("RSS start"), after 10% of the frames and at the end: memory must
 not grow with the video's length. frames/s counts the whole run including the first call's graph
 tracing; "steady" is the rate after the first 10% of the frames. "= one-shot" checks the streamed frames
 (the uint8 frames handed to the mp4 encoder) of the first and the last `--check_frames` frames against
-`svgan_tf.generate.one_shot_frames` (all those frames in one generator call, the token stream
+`svgan_tf.generation.one_shot_frames` (all those frames in one generator call, the token stream
 materialised from token 0): "yes" when every uint8 value is equal, else the number of values that differ.
 
 Configurations: `tiny` is 32x32 with the test suite's tiny sizes (tests/support.py); `small` is 64x64 with the
@@ -46,7 +46,7 @@ SMALL = dict(z_dim=512, w_dim=512, img_resolution=64, channel_base=2048, channel
 def run_child(num_frames):
     import numpy as np
 
-    from svgan_tf.generate import frame_times, generate_video, one_shot_frames
+    from svgan_tf.generation import frame_times, generate_video, one_shot_frames
     from svgan_tf.networks.generator import Generator
     from svgan_tf.training.summaries import to_uint8
 

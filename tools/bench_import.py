@@ -10,7 +10,7 @@ training snapshot carries, about 0.8 GB. Then, each in a fresh process (so each 
 
 1. `read_snapshot` alone: seconds and peak RSS above the interpreter's RSS just before reading (NumPy and the
    reader loaded), as a multiple of the file size (issue 5: at most about twice);
-2. the whole import (`svgan_tf.import_reference.import_snapshot`: read, build G, D and G_ema in TensorFlow,
+2. the whole import (`svgan_tf.interop.importer.import_snapshot`: read, build G, D and G_ema in TensorFlow,
    load the weights, write the run directory): seconds and peak RSS of the process.
 """
 
@@ -102,8 +102,8 @@ def run_child(kind, path):
         seconds = time.perf_counter() - start
         values = sum(a.size for k in ("G", "D", "G_ema") for a in snapshot[k].state_dict.values())
         return {"seconds": seconds, "rss_before_mb": before, "peak_mb": peak_rss_mb(), "values": values}
-    from svgan_tf.import_reference import import_snapshot
     from svgan_tf.interop import reference
+    from svgan_tf.interop.importer import import_snapshot
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         training = import_snapshot(path, os.path.join(tmp, "run"))

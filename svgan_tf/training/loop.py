@@ -34,9 +34,10 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from svgan_tf import atomic, evaluate
+from svgan_tf import atomic
 from svgan_tf.data import pipeline, video
 from svgan_tf.data import sampling as sampling_lib
+from svgan_tf.metrics import evaluation
 from svgan_tf.networks.discriminator import Discriminator
 from svgan_tf.networks.generator import Generator
 from svgan_tf.networks.layers import lerp
@@ -350,7 +351,7 @@ def train(cfg, strategy=None, max_steps=None):
     snapshot_steps = config.kimg_to_steps(cfg.snapshot_kimg, cfg.batch, cfg.num_frames)
     metrics_steps = (config.kimg_to_steps(cfg.metrics_every_kimg, cfg.batch, cfg.num_frames)
                      if cfg.metrics_every_kimg > 0 else snapshot_steps)
-    metrics = evaluate.resolve_protocols(cfg.metrics, cfg.metrics_num_fake or None) if cfg.metrics else []
+    metrics = evaluation.resolve_protocols(cfg.metrics, cfg.metrics_num_fake or None) if cfg.metrics else []
     writer = tf.summary.create_file_writer(run_dir.tensorboard_dir(cfg.outdir)) if chief else None
     snapshots = _Snapshots(cfg, source, writer) if chief else None
     if chief and start_step == 0:
@@ -385,10 +386,10 @@ def _write_metrics(cfg, G_ema, metrics, step, kimg, writer):
     start = time.time()
     source = pipeline.open_source(cfg.data, resolution=cfg.resolution, use_labels=cfg.cond,
                                   sampling=sampling_lib.SamplingConfig(num_frames=1, mirror=False))
-    results = evaluate.evaluate(G_ema, source, metrics, seed=cfg.seed, cache_dir=run_dir.metric_cache_dir(cfg.outdir),
-                                progress=False)
-    evaluate.write_results(results, run_dir.metrics_path(cfg.outdir),
-                           dict(kimg=round(kimg, 3), step=step, scaled_down=bool(cfg.metrics_num_fake)))
+    results = evaluation.evaluate(G_ema, source, metrics, seed=cfg.seed,
+                                  cache_dir=run_dir.metric_cache_dir(cfg.outdir), progress=False)
+    evaluation.write_results(results, run_dir.metrics_path(cfg.outdir),
+                             dict(kimg=round(kimg, 3), step=step, scaled_down=bool(cfg.metrics_num_fake)))
     with writer.as_default():
         for name, value in results.items():
             tf.summary.scalar(f"Metrics/{name}", value, step=step)
