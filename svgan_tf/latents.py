@@ -1,7 +1,7 @@
 """Seeded latents shared by every tool, in NumPy only (no TensorFlow: the LiteRT player uses them too).
 
-A seed names one video everywhere: `svgan_tf.generate`, `svgan_tf/serve_client.py` (TF Serving) and
-`svgan_tf/play.py` (LiteRT) draw the same content latent and the same motion-noise tokens for it,
+A seed names one video everywhere: `svgan_tf.generate`, `svgan_tf.export.client` (TF Serving) and
+`svgan_tf.export.player` (LiteRT) draw the same content latent and the same motion-noise tokens for it,
 so seed 3 is the same video from a checkpoint, a server or a phone.
 
 * content latent: `default_rng([seed, CONTENT_KEY]).standard_normal(z_dim)`;

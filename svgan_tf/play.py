@@ -2,104 +2,45 @@
 
     python -m svgan_tf.play --model sky.tflite --out video.mp4 --seed 3 --seconds 10 --fps 25
 
-This is also the reference for an on-device integration (README "On device"): everything the loop
-needs is in the file (`metadata` signature), and it uses only numpy and the LiteRT interpreter
-(`ai_edge_litert`, the package a phone app links in another language). Per video:
-
-1. `w = mapping(z)` once (z: [1, z_dim] standard normal; + c for conditional models).
-2. Motion-noise tokens: an endless sequence of standard-normal vectors, token j at time
-   j * motion_z_distance, drawn lazily (`svgan_tf.latents`, NumPy only: the same seed is the same video
-   as with `svgan_tf.generate`); only the `window_length` tokens from index floor(t / motion_z_distance)
-   (`svgan_tf.tokens.window_start`, NumPy as well) are needed for a frame at time t.
-3. Frame i at time t = time_offset + i * time_step (frame units of the training data: time_step 1 is
-   the training frame rate; 0.5 renders two frames per training frame, slow motion):
-   `frame = frame_at_time(w, window, t)`, a [1, R, R, 3] float32 image in about [-1, 1].
-
-Memory is constant however long the video: only the current window of tokens is kept.
+The file is written by `python -m svgan_tf.export tflite`; the player needs only NumPy and the LiteRT
+interpreter (`ai_edge_litert`). Frame i is at time t = time_offset + i * time_step (frame units of the
+training data: 0.5 renders two frames per training frame, slow motion); seed 3 is the same video as with
+`python -m svgan_tf.generate`. The loop, which is also the reference for an on-device integration (README
+"On device"), is svgan_tf.export.player. Memory is constant however long the video.
 """
 
 import sys
 import time
 
-import numpy as np
-from absl import app, flags
+from absl import flags
 
-from svgan_tf import tokens
-from svgan_tf.latents import MotionTokenStream, content_z
+from svgan_tf import cli
+from svgan_tf.data.video import open_writer
+from svgan_tf.export.player import FramePlayer
 
-
-class FramePlayer:
-    """Frames of one video from a frame-at-time `.tflite` file.
-
-    Args:
-        model_path: the .tflite file (written by `python -m svgan_tf.export.tflite`).
-        seed: content and motion seed.
-        class_index: class of a conditional model.
-        num_threads: interpreter threads.
-    """
-
-    def __init__(self, model_path, seed, class_index=None, num_threads=2):
-        from ai_edge_litert.interpreter import Interpreter
-        try:
-            interpreter = Interpreter(model_path=model_path, num_threads=num_threads)
-        except ValueError as error:
-            raise ValueError(f"{model_path}: not a LiteRT model ({error}).") from error
-        missing = {"mapping", "frame_at_time", "metadata"} - set(interpreter.get_signature_list())
-        if missing:
-            raise ValueError(f"{model_path}: not a frame-at-time model (no {', '.join(sorted(missing))} signature).")
-        metadata = interpreter.get_signature_runner("metadata")(t=np.zeros(1, np.float32))
-        self.meta = {k: v.item() for k, v in metadata.items()}
-        self.frame_at_time = interpreter.get_signature_runner("frame_at_time")
-        conditioning = {}
-        if self.meta["c_dim"]:
-            if class_index is None or not 0 <= class_index < self.meta["c_dim"]:
-                raise ValueError(f"{model_path} is conditional: --class_idx must be in [0, {self.meta['c_dim']}).")
-            conditioning["c"] = np.eye(self.meta["c_dim"], dtype=np.float32)[[class_index]]
-        self.conditioning = conditioning
-        z = content_z(seed, self.meta["z_dim"])[None]
-        self.w = interpreter.get_signature_runner("mapping")(z=z, **conditioning)["w"]
-        self.stream = MotionTokenStream(seed, self.meta["motion_z_dim"])
-
-    def frame(self, t):
-        """The frame at time `t` (>= 0) as uint8 [R, R, 3]."""
-        start = int(tokens.window_start(t, self.meta["motion_z_distance"]))
-        window = self.stream.window(start, self.meta["window_length"])[None]
-        frame = self.frame_at_time(w=self.w, window=window, t=np.array([t], np.float32),
-                                   **self.conditioning)["frame"][0]
-        return np.clip(np.round((frame + 1.0) * 127.5), 0, 255).astype(np.uint8)
-
+flags.DEFINE_string("model", None, "Frame-at-time .tflite file.", required=True)
+cli.define_out_flag("Output video (.mp4, .gif, or a folder for PNG frames).")
+flags.DEFINE_integer("seed", 0, "Content and motion seed.")
+flags.DEFINE_integer("num_frames", None, "Frames to render (or --seconds).")
+flags.DEFINE_float("seconds", 4.0, "Duration at --fps when --num_frames is not given.")
+cli.define_timing_flags()
+flags.DEFINE_integer("threads", 2, "Interpreter threads.")
 
 FLAGS = flags.FLAGS
 
 
 def main(argv):
-    del argv
-    from svgan_tf.data.video import open_writer
-
-    try:
-        player = FramePlayer(FLAGS.model, FLAGS.seed, FLAGS.class_idx, FLAGS.threads)
-    except ValueError as error:
-        print(f"tflite_player: {error}", file=sys.stderr)
-        sys.exit(2)
+    del argv  # cli.run refuses arguments that are not flags
+    player = FramePlayer(FLAGS.model, FLAGS.seed, FLAGS.class_idx, FLAGS.threads)
     num_frames = FLAGS.num_frames or int(round(FLAGS.seconds * FLAGS.fps))
     start = time.perf_counter()
     with open_writer(FLAGS.out, FLAGS.fps) as writer:
-        for i in range(num_frames):
-            writer.write(player.frame(FLAGS.time_offset + i * FLAGS.time_step)[None])
+        for i, frame in enumerate(player.frames(num_frames, FLAGS.time_offset, FLAGS.time_step)):
+            writer.write(frame[None])
             print(f"\r{i + 1}/{num_frames} frames, {(i + 1) / (time.perf_counter() - start):.2f} frames/s",
                   end="", file=sys.stderr)
     print(f"\n{FLAGS.out}: {num_frames} frames of {player.meta['img_resolution']}^2", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    flags.DEFINE_string("model", None, "Frame-at-time .tflite file.", required=True)
-    flags.DEFINE_string("out", None, "Output video (.mp4, .gif, or a folder for PNG frames).", required=True)
-    flags.DEFINE_integer("seed", 0, "Content and motion seed.")
-    flags.DEFINE_integer("class_idx", None, "Class of a conditional model.")
-    flags.DEFINE_integer("num_frames", None, "Frames to render (or --seconds).")
-    flags.DEFINE_float("seconds", 4.0, "Duration at --fps when --num_frames is not given.")
-    flags.DEFINE_float("fps", 25.0, "Frame rate of the written video.")
-    flags.DEFINE_float("time_step", 1.0, "Time between consecutive frames (< 1: slow motion).")
-    flags.DEFINE_float("time_offset", 0.0, "Time of the first frame.")
-    flags.DEFINE_integer("threads", 2, "Interpreter threads.")
-    app.run(main)
+    cli.run(main)

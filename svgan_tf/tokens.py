@@ -10,7 +10,8 @@ floor(t / d) and floor(t / d) + 1 (`svgan_tf.networks.motion`). Hence:
 * `token_window(t, d, W)`: the window shared by a set of times;
 * `prefix_length(t, d, W)`: how many tokens from token 0 frames at times up to t need;
 * `longest_window(span, d, W)`: a window length that fits the times of any interval of length `span`;
-* `num_motion_tokens(t, d, W, max_num_frames)`: how many tokens the reference draws for times up to t.
+* `num_motion_tokens(t, d, W, max_num_frames)`: how many tokens the reference draws for times up to t;
+* `frame_times(first, count, time_offset, time_step)`: the times of a video's frames, where they all start.
 
 Because the convolutions are unpadded, a frame computed from its own window of tokens (with the window's
 start as `token_offset`) equals the frame computed from the whole sequence.
@@ -127,3 +128,21 @@ def num_motion_tokens(max_t, motion_z_distance, tokens_per_frame, max_num_frames
         The number of tokens (an int).
     """
     return math.ceil(max(max_num_frames - 1, float(max_t)) / motion_z_distance) + tokens_per_frame
+
+
+def frame_times(first, count, time_offset=0.0, time_step=1.0):
+    """Times of frames first .. first + count - 1 of a video: t_i = time_offset + i * time_step.
+
+    Computed in float64 and rounded once to float32 (the models' time dtype), so a video rendered in pieces,
+    or continued from `time_offset` = t_k, meets the frames of one rendered whole at exactly the same times.
+
+    Args:
+        first: index of the first frame.
+        count: number of frames.
+        time_offset: time of frame 0, in frames.
+        time_step: time between consecutive frames (< 1: slow motion).
+
+    Returns:
+        float32 [count].
+    """
+    return (time_offset + (first + np.arange(count, dtype=np.float64)) * time_step).astype(np.float32)

@@ -151,17 +151,22 @@ def test_onnx_models_are_valid_and_batch_polymorphic(tmp_path):
     assert frame.shape == (3, 32, 32, 3)
 
 
-@pytest.mark.parametrize("program, out, extra", [("svgan_tf.export.tflite", "g.tflite", ["--quantization=float16"]),
-                                                  ("svgan_tf.export.onnx", "onnx", []),
-                                                  ("svgan_tf.export.savedmodel", "model", ["--version=2"])])
-def test_export_programs(tmp_path, program, out, extra):
+@pytest.mark.parametrize("export_format, out, extra, foreign", [
+    ("tflite", "g.tflite", ["--quantization=float16"], "version"), ("onnx", "onnx", [], "quantization"),
+    ("savedmodel", "model", ["--version=2"], "quantization")])
+def test_export_program(tmp_path, export_format, out, extra, foreign):
     G = tiny_generator()
     reference.save_reference_npz(G, tmp_path / "g.npz")
     (tmp_path / "g.json").write_text(json.dumps(G.get_config()))
-    command = [sys.executable, "-m", program, f"--checkpoint={tmp_path / 'g.npz'}", f"--out={tmp_path / out}", *extra]
+    program = [sys.executable, "-m", "svgan_tf.export", export_format]
+    command = [*program, f"--checkpoint={tmp_path / 'g.npz'}", f"--out={tmp_path / out}", *extra]
     result = subprocess.run(command, capture_output=True, text=True, cwd=os.getcwd())
     assert result.returncode == 0, result.stderr[-3000:]
     assert "written" in result.stdout and (tmp_path / out).exists()
-    missing = subprocess.run([*command[:3], f"--checkpoint={tmp_path / 'none.npz'}", f"--out={tmp_path / 'x'}"],
+    missing = subprocess.run([*program, f"--checkpoint={tmp_path / 'none.npz'}", f"--out={tmp_path / 'x'}"],
                              capture_output=True, text=True)
     assert missing.returncode == 2 and "none.npz: no such file" in missing.stderr
+    # A flag of another format is refused, naming it, before anything is loaded.
+    refused = subprocess.run([*command, f"--{foreign}=1" if foreign == "version" else f"--{foreign}=int8"],
+                             capture_output=True, text=True)
+    assert refused.returncode == 2 and f"error: --{foreign}: only " in refused.stderr

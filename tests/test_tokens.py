@@ -61,3 +61,10 @@ def test_num_motion_tokens_follows_the_reference():
     assert tokens.num_motion_tokens(0, 256, 22, 1024) == 26
     assert tokens.num_motion_tokens(5000, 16, 22, 1024) == 313 + 2 + 20
     assert tokens.num_motion_tokens(15, 8, 6, 64) == 14  # the training window, not t, decides: ceil(63 / 8) + 6
+
+
+def test_frame_times_meet_wherever_a_video_starts():
+    whole = tokens.frame_times(0, 10, time_offset=0.1, time_step=0.3)
+    assert whole.dtype == np.float32 and whole[4] == np.float32(0.1 + 4 * 0.3)
+    np.testing.assert_array_equal(tokens.frame_times(4, 6, 0.1, 0.3), whole[4:])  # a piece of the same video
+    np.testing.assert_array_equal(tokens.frame_times(0, 3, 50.0, 0.75), np.float32([50, 50.75, 51.5]))

@@ -1,4 +1,4 @@
-"""ONNX frame-at-time model: `python -m svgan_tf.export.onnx --checkpoint RUN_DIR --out models/sky_onnx`.
+"""ONNX frame-at-time model (`python -m svgan_tf.export onnx --checkpoint RUN_DIR --out models/sky_onnx`).
 
 Writes a directory with one ONNX model per function of `svgan_tf.export.frame_model.FrameModel`, batch dynamic:
 
@@ -15,10 +15,9 @@ ONNX Runtime before the directory is put in place (written under a temporary nam
 import os
 
 import numpy as np
-from absl import app, flags
 
 from svgan_tf import atomic
-from svgan_tf.export import cli, parity
+from svgan_tf.export import parity
 from svgan_tf.export.frame_model import FrameModel
 from svgan_tf.training.run_dir import rebuild
 
@@ -84,20 +83,3 @@ def export_onnx(G, out_dir, truncation_psi=1.0):
             with open(os.path.join(staging, f"{name}.onnx"), "wb") as f:
                 f.write(proto.SerializeToString())
     return errors
-
-
-FLAGS = flags.FLAGS
-
-
-def main(argv):
-    del argv
-
-    def export(G):
-        errors = export_onnx(G, FLAGS.out, FLAGS.truncation_psi)
-        return f"ONNX models written: {FLAGS.out}/{{{','.join(SIGNATURES)}}}.onnx (opset {OPSET}); parity: {errors}"
-    cli.run("svgan_tf.export.onnx", export)
-
-
-if __name__ == "__main__":
-    cli.define_flags(out_help="Output directory (mapping.onnx, frame_at_time.onnx).")
-    app.run(main)

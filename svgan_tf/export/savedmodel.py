@@ -1,4 +1,4 @@
-"""SavedModel for TF Serving: `python -m svgan_tf.export.savedmodel --checkpoint RUN_DIR --out models/sky --version 1`.
+"""SavedModel for TF Serving (`python -m svgan_tf.export savedmodel --checkpoint RUN_DIR --out models/sky --version 1`).
 
 Writes the versioned TF Serving layout `OUT/<version>/` (saved_model.pb + variables/) with the signatures
 of `svgan_tf.export.frame_model.FrameModel`: `serving_default` (z[, c], motion_z, t -> frames uint8), `frame_at_time`
@@ -8,19 +8,17 @@ token arithmetic a client needs), and TF Serving's warm-up file `assets.extra/tf
 temporary name and renamed when complete, so a crash never leaves a half-written version that a model
 server would load.
 
-`--checkpoint` accepts a training run directory (its config.json and newest checkpoint; G_ema is
-exported), a checkpoint prefix inside such a run, or a reference-format `G_ema-reference-*.npz` (with
-its `.json`).
+Its client, for a model server that serves the export, is `svgan_tf.export.client`.
 """
 
 import os
 
 import numpy as np
 import tensorflow as tf
-from absl import app, flags, logging
+from absl import logging
 
 from svgan_tf import atomic
-from svgan_tf.export import cli, parity
+from svgan_tf.export import parity
 from svgan_tf.export.frame_model import FrameModel
 
 SIGNATURES = ("serving_default", "frame_at_time", "mapping", "metadata")
@@ -92,19 +90,3 @@ def export_savedmodel(G, out_dir, version=1, truncation_psi=1.0):
         errors = parity.check(G, SavedModelRunner(staging), truncation_psi, what="SavedModel")
         logging.info("SavedModel parity with the Keras model: %s", errors)
     return target
-
-
-FLAGS = flags.FLAGS
-
-
-def main(argv):
-    del argv
-    cli.run("svgan_tf.export.savedmodel", lambda G: f"SavedModel written: "
-            f"{export_savedmodel(G, FLAGS.out, FLAGS.version, FLAGS.truncation_psi)} "
-            f"(signatures: {', '.join(SIGNATURES)}; parity checked)")
-
-
-if __name__ == "__main__":
-    cli.define_flags(out_help="Model directory (the version is a subdirectory).")
-    flags.DEFINE_integer("version", 1, "TF Serving model version.")
-    app.run(main)

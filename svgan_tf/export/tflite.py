@@ -1,13 +1,13 @@
-"""LiteRT (TFLite) frame-at-time model: `python -m svgan_tf.export.tflite --checkpoint RUN_DIR --out sky.tflite`.
+"""LiteRT (TFLite) frame-at-time model (`python -m svgan_tf.export tflite --checkpoint RUN_DIR --out sky.tflite`).
 
 One `.tflite` file with three signatures, batch 1, fixed shapes, TFLite builtin ops only (no Flex ops):
 
 * `mapping`: z [1, z_dim] (+ c [1, c_dim]) -> w [1, w_dim] (truncation fixed at export);
 * `frame_at_time`: w [1, w_dim] (+ c), window [1, W, motion_z_dim], t [1] -> frame [1, R, R, 3] float32;
 * `metadata`: t [1] -> sizes and token arithmetic (see `svgan_tf.export.frame_model`), so the file is all a
-  player needs (`svgan_tf/play.py`).
+  player needs (`svgan_tf.export.player`).
 
-`--quantization`: `float32`; `float16` (weights stored in half precision, half the file); `int8`
+Quantization: `float32`; `float16` (weights stored in half precision, half the file); `int8`
 (dynamic-range quantisation: int8 weights, activations quantised on the fly by the kernels; a quarter
 of the file). The on-device loop and the token arithmetic are in README ("On device").
 
@@ -20,15 +20,13 @@ The motion path computes in float32 (LiteRT has no float64 kernels); the parity 
 resulting difference from the float64 Keras default.
 """
 
-import os
 import tempfile
 
 import tensorflow as tf
-from absl import app, flags
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from svgan_tf import atomic
-from svgan_tf.export import cli, parity
+from svgan_tf.export import parity
 from svgan_tf.export.frame_model import FrameModel
 from svgan_tf.training.run_dir import rebuild
 
@@ -92,22 +90,3 @@ def export_tflite(G, out_path, truncation_psi=1.0, quantization="float32"):
                           tolerance=parity.TOLERANCES[quantization], what=f"LiteRT {quantization}")
     atomic.write_bytes(out_path, flatbuffer)
     return errors
-
-
-FLAGS = flags.FLAGS
-
-
-def main(argv):
-    del argv
-
-    def export(G):
-        errors = export_tflite(G, FLAGS.out, FLAGS.truncation_psi, FLAGS.quantization)
-        return (f"LiteRT model written: {FLAGS.out} ({os.path.getsize(FLAGS.out) / 2**20:.1f} MiB, "
-                f"{FLAGS.quantization}; signatures {', '.join(SIGNATURES)}); parity: {errors}")
-    cli.run("svgan_tf.export.tflite", export)
-
-
-if __name__ == "__main__":
-    cli.define_flags(out_help="Output .tflite file.")
-    flags.DEFINE_enum("quantization", "float32", QUANTIZATIONS, "Weight precision of the file.")
-    app.run(main)

@@ -1,6 +1,8 @@
-"""The LiteRT player renders a video from the .tflite file alone, without importing TensorFlow."""
+"""The LiteRT player (svgan_tf/export/player.py), run by its program `python -m svgan_tf.play`, renders a video
+from the .tflite file alone, without importing TensorFlow."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -42,5 +44,6 @@ def test_player_refuses_a_file_that_is_not_a_frame_model(tmp_path):
     (tmp_path / "bad.tflite").write_bytes(b"not a flatbuffer")
     result = subprocess.run([sys.executable, "-m", "svgan_tf.play", f"--model={tmp_path / 'bad.tflite'}",
                              f"--out={tmp_path / 'v.mp4'}"], capture_output=True, text=True)
-    assert result.returncode != 0 and "bad.tflite" in result.stderr
+    assert result.returncode == 2 and re.fullmatch(r"svgan_tf\.play: error: .*bad\.tflite: not a LiteRT model .*\n",
+                                                   result.stderr)
     assert not (tmp_path / "v.mp4").exists()
