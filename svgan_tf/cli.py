@@ -77,7 +77,7 @@ class UserError(Exception):
 def program_name():
     """The running program as the user called it: `svgan_tf.generate` (also for its console script)."""
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-    return spec.name if spec is not None else os.path.basename(sys.argv[0])
+    return spec.name.removesuffix(".__main__") if spec is not None else os.path.basename(sys.argv[0])
 
 
 def fail(message):
@@ -126,14 +126,14 @@ def _caller():
 
 
 def define_checkpoint_flag(help_text="Training run directory, checkpoint prefix, or G_ema-reference-*.npz "
-                                     "(with its .json)."):
-    """--checkpoint (required): the generator to load."""
-    flags.DEFINE_string("checkpoint", None, help_text, required=True, module_name=_caller())
+                                     "(with its .json).", required=True):
+    """--checkpoint: the generator to load."""
+    flags.DEFINE_string("checkpoint", None, help_text, required=required, module_name=_caller())
 
 
-def define_out_flag(help_text, required=True):
+def define_out_flag(help_text, required=True, default=None):
     """--out: where the program writes."""
-    flags.DEFINE_string("out", None, help_text, required=required, module_name=_caller())
+    flags.DEFINE_string("out", default, help_text, required=required, module_name=_caller())
 
 
 def define_overwrite_flag(help_text="Replace existing outputs (default: refuse)."):

@@ -26,8 +26,8 @@ from svgan_tf.metrics import evaluation, protocols
 from svgan_tf.training import run_dir
 
 # Not cli.define_checkpoint_flag: that one is required, and --real_vs_real needs no checkpoint.
-flags.DEFINE_string("checkpoint", None, "Training run directory, checkpoint prefix, G_ema-reference-*.npz, or "
-                    "an exported SavedModel version directory (MODEL/<version>).")
+cli.define_checkpoint_flag("Training run directory, checkpoint prefix, G_ema-reference-*.npz, or an exported "
+                           "SavedModel version directory (MODEL/<version>).", required=False)
 flags.DEFINE_string("data", None, "Dataset (folder, zip, TFRecord directory, or demo).", required=True)
 flags.DEFINE_list("metrics", ["fvd2048_16f"], f"Metrics: {', '.join(protocols.PROTOCOLS)}.")
 flags.DEFINE_bool("real_vs_real", False, "Compare two halves of the dataset instead of a generator.")

@@ -1,7 +1,7 @@
 """Long videos from a generator, rendered a chunk of frames at a time at constant memory: the library of
 `python -m svgan_tf.generate` (whose docstring describes the outputs and the measured exactness).
 
-* `frame_times`: the time grid, frame i at t = time_offset + i * time_step;
+* the time grid is `tokens.frame_times`: frame i at t = time_offset + i * time_step;
 * `VideoRenderer`: a batch of videos (content seed + motion seed each), chunk by chunk; every chunk has the
   same shapes, so a generator's synthesis is traced once (`_compiled_synthesis`, shared by all renderers),
   and only the motion tokens under the current chunk's window are drawn;
@@ -29,24 +29,6 @@ from svgan_tf.training import summaries
 EXTENSIONS = {"mp4": ".mp4", "gif": ".gif", "frames": ""}  # output format -> a video's name suffix
 GIF_MAX_BYTES = 1 << 30  # raw frames a GIF may hold in memory before it is encoded
 MAX_TIME = float(2 ** 24)  # beyond, float32 times (as the reference computes them) lose whole frames
-
-
-def frame_times(first, count, time_offset=0.0, time_step=1.0):
-    """Times of frames first .. first + count - 1: float32 [count], t_i = time_offset + i * time_step.
-
-    Computed in float64 and rounded once to float32, so a run started at `time_offset` = t_k meets the
-    frames of a run from 0 at exactly the same float32 times.
-
-    Args:
-        first: index of the first frame.
-        count: number of frames.
-        time_offset: time of frame 0, in frames.
-        time_step: time between consecutive frames, in frames.
-
-    Returns:
-        float32 [count].
-    """
-    return (time_offset + (first + np.arange(count, dtype=np.float64)) * time_step).astype(np.float32)
 
 
 def class_label(G, class_idx):
@@ -157,7 +139,7 @@ class VideoRenderer:
 
     def frame_times(self, first, count):
         """Times of frames first .. first + count - 1 of these videos (float32 [count])."""
-        return frame_times(first, count, self.time_offset, self.time_step)
+        return tokens.frame_times(first, count, self.time_offset, self.time_step)
 
     def render(self, first, count):
         """Frames first .. first + count - 1 (count <= chunk_frames): float32 [B, count, R, R, C]."""

@@ -30,8 +30,8 @@ flags.DEFINE_string("seeds", _DEFAULTS.seeds, "Seeds, one video each: e.g. 0,3,5
 flags.DEFINE_integer("num_frames", _DEFAULTS.num_frames, "Frames per video.")
 cli.define_timing_flags(time_offset=False)
 # Not cli.define_out_flag: that flag has no default, and this one has.
-flags.DEFINE_string("out", _DEFAULTS.out, "Output path (.mp4, .gif, or a directory for PNG frames); {seed} is "
-                    "replaced by the seed (required for several seeds).")
+cli.define_out_flag("Output path (.mp4, .gif, or a directory for PNG frames); {seed} is replaced by the seed "
+                    "(required for several seeds).", required=False, default=_DEFAULTS.out)
 flags.DEFINE_integer("frames_per_request", _DEFAULTS.frames_per_request, "Frames rendered per request.")
 flags.DEFINE_float("timeout", _DEFAULTS.timeout, "Seconds to wait for each call.")
 cli.define_overwrite_flag()

@@ -68,3 +68,4 @@ def test_frame_times_meet_wherever_a_video_starts():
     assert whole.dtype == np.float32 and whole[4] == np.float32(0.1 + 4 * 0.3)
     np.testing.assert_array_equal(tokens.frame_times(4, 6, 0.1, 0.3), whole[4:])  # a piece of the same video
     np.testing.assert_array_equal(tokens.frame_times(0, 3, 50.0, 0.75), np.float32([50, 50.75, 51.5]))
+    np.testing.assert_array_equal(tokens.frame_times(4, 2, time_offset=1.0, time_step=0.5), [3.0, 3.5])

@@ -46,8 +46,9 @@ SMALL = dict(z_dim=512, w_dim=512, img_resolution=64, channel_base=2048, channel
 def run_child(num_frames):
     import numpy as np
 
-    from svgan_tf.generation import frame_times, generate_video, one_shot_frames
+    from svgan_tf.generation import generate_video, one_shot_frames
     from svgan_tf.networks.generator import Generator
+    from svgan_tf.tokens import frame_times
     from svgan_tf.training.summaries import to_uint8
 
     G = Generator(**(TINY if FLAGS.config == "tiny" else SMALL))

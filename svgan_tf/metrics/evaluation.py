@@ -41,7 +41,7 @@ def default_detectors():
 
 
 class SavedModelGenerator:
-    """An exported TF Serving SavedModel (`python -m svgan_tf.export.savedmodel`) seen as a generator by the metrics.
+    """An exported TF Serving SavedModel (`python -m svgan_tf.export savedmodel`) seen as a generator by the metrics.
 
     Frames come from its `mapping` and `frame_at_time` signatures (float frames, so the reference's uint8
     quantisation applies exactly as to a checkpoint); sizes and token arithmetic from `metadata`.
