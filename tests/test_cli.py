@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from svgan_tf import cli
+from tests.support import REPO
 
 
 def _run(*args):
@@ -27,7 +28,7 @@ def _script_help(script, *args):
 
 
 def test_every_console_script_is_declared():
-    with open("pyproject.toml") as f:
+    with open(REPO / "pyproject.toml") as f:
         declared = dict(re.findall(r'^(svgan-[\w-]+) = "svgan_tf\.cli:(\w+)"$', f.read(), re.MULTILINE))
     assert set(declared) == set(cli.PROGRAMS)
     for script, function in declared.items():
