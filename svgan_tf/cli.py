@@ -50,10 +50,10 @@ def import_tensorflow_quietly():
                 import tensorflow as tf
 
                 tf.config.list_physical_devices()  # device probing prints too
-        except ImportError as error:
+        except BaseException as error:  # what TensorFlow printed belongs with its failure
             captured.seek(0)
             sys.stderr.write(captured.read().decode(errors="replace"))
-            if error.name != "tensorflow":
+            if not (isinstance(error, ImportError) and error.name == "tensorflow"):  # absent: nothing to quiet
                 raise
 
 
