@@ -9,8 +9,9 @@ The rules, for every writer (run files, exports, reference-format weights, metri
   removed and the target is left as it was, so a crash never leaves a partial or corrupted output;
 * an existing target is replaced only when the writer allows it (`overwrite`: the default, for outputs
   rewritten in place such as a run's config and samples; SavedModel versions, ONNX directories, imported
-  runs and videos without --overwrite pass False), and then only by a complete output: a directory is
-  moved aside, the new one renamed in, then the old one removed;
+  runs and videos without --overwrite pass False), and then only by a complete output: an old output that
+  a rename cannot replace (a directory, or anything in the way of a directory) is moved aside, the new one
+  renamed in, then the old one removed;
 * a log (`append_lines`) is only ever appended to, each call's lines in one write.
 
 `staged_path` is the context manager for a block that writes a file or a directory; `Staging` the same for
@@ -65,13 +66,19 @@ class Staging:
         """Renames the staging path to the target (replacing an existing one if allowed)."""
         if not self.overwrite:
             _refuse_existing(self.target)
-        if os.path.isdir(self.path) and os.path.isdir(self.target) and not os.path.islink(self.target):
-            # os.replace cannot replace a non-empty directory: move the old one aside first, so that the
-            # target name always holds a complete output (old, then new).
+        target_is_dir = os.path.isdir(self.target) and not os.path.islink(self.target)
+        if os.path.lexists(self.target) and (target_is_dir or os.path.isdir(self.path)):
+            # os.replace only replaces a file by a file (or a directory by an empty one): move the old output
+            # aside first, so that the target name holds a complete output (old, then new), and put it back if
+            # the new one cannot take its place.
             old = self.path + ".old"
             _remove(old)
             os.replace(self.target, old)
-            os.replace(self.path, self.target)
+            try:
+                os.replace(self.path, self.target)
+            except BaseException:
+                os.replace(old, self.target)
+                raise
             _remove(old)
         else:
             os.replace(self.path, self.target)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import pathlib
 
 import pytest
 
@@ -80,3 +81,13 @@ def test_append_lines(tmp_path):
     atomic.append_lines(path, ["a", "b"])
     atomic.append_lines(path, ["c"])
     assert path.read_text() == "a\nb\nc\n"
+
+
+def test_a_file_and_a_directory_replace_each_other(tmp_path):
+    target = tmp_path / "out"
+    atomic.write_text(target, "file")
+    with atomic.staged_path(target, directory=True) as staging:
+        (pathlib.Path(staging) / "inside").write_text("directory")
+    assert (target / "inside").read_text() == "directory"
+    atomic.write_text(target, "file again")
+    assert target.read_text() == "file again" and sorted(os.listdir(tmp_path)) == ["out"]

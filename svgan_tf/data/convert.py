@@ -10,8 +10,6 @@ import fractions
 import itertools
 import json
 import os
-import shutil
-import tempfile
 import time
 import zipfile
 
@@ -387,38 +385,19 @@ def make_dataset(source, out, resolution, chunk_frames=0, max_videos=None, min_f
     if os.path.lexists(out) and not overwrite:
         raise FileExistsError(f"--out {out} exists (pass --overwrite to replace it)")
     select = dict(fps=fps, source_fps=source_fps, skip_frames=skip_frames, max_frames=max_frames)
-    replaced = None
-    try:
-        with atomic.staged_path(out, directory=out_format != "zip") as staging:
-            if out_format == "tfrecord":
-                writer = tfrecord.ShardWriter(staging, shard_bytes)
-            else:
-                zip_top = os.path.splitext(os.path.basename(out))[0] if out_format == "zip" else None
-                writer = _LayoutWriter(staging, zip_top)
-            try:
-                summary = _write(source, writer, resolution, chunk_frames, max_videos, min_frames, image_format,
-                                 quality, log, select)
-            except BaseException:
-                writer.abort()
-                raise
-            # The final rename replaces a file by a file only; anything else already at `out` is moved aside.
-            if os.path.lexists(out) and not (os.path.isfile(out) and os.path.isfile(staging)):
-                replaced = _move_aside(out)
-    except BaseException:
-        if replaced is not None:
-            os.rename(os.path.join(replaced, os.path.basename(out)), out)
-        raise
-    finally:
-        if replaced is not None:
-            shutil.rmtree(replaced, ignore_errors=True)
+    with atomic.staged_path(out, directory=out_format != "zip", overwrite=overwrite) as staging:
+        if out_format == "tfrecord":
+            writer = tfrecord.ShardWriter(staging, shard_bytes)
+        else:
+            zip_top = os.path.splitext(os.path.basename(out))[0] if out_format == "zip" else None
+            writer = _LayoutWriter(staging, zip_top)
+        try:
+            summary = _write(source, writer, resolution, chunk_frames, max_videos, min_frames, image_format,
+                             quality, log, select)
+        except BaseException:
+            writer.abort()
+            raise
     return summary
-
-
-def _move_aside(path):
-    """Moves `path` into a new hidden directory beside it; returns that directory."""
-    aside = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".replaced", dir=os.path.dirname(path))
-    os.rename(path, os.path.join(aside, os.path.basename(path)))
-    return aside
 
 
 def _stream_chunks(frames, chunk_frames):
