@@ -79,3 +79,15 @@ def test_reader_refuses_bad_storages_and_non_zips(tmp_path):
     not_zip.write_bytes(b"\x80\x02N.")
     with pytest.raises(PickleFormatError, match="not a readable zip"):
         read_torchscript_tensors(not_zip)
+
+
+def test_code_is_returned_as_text_and_bounded(tmp_path):
+    from svgan_tf.interop.torchscript import read_torchscript_code
+    from svgan_tf.interop.unpickle import PickleFormatError
+
+    text = "def forward(self, x):\n    return torch.upsample_bilinear2d(x, [224, 224], False, None)\n"
+    path = torchscript_archive(tmp_path / "m.pt", dumps(None, protocol=2), code={"__torch__/m.py": text})
+    assert read_torchscript_code(path) == {"__torch__/m.py": text}
+    big = torchscript_archive(tmp_path / "big.pt", dumps(None, protocol=2), code={"__torch__/m.py": "#" * (5 << 20)})
+    with pytest.raises(PickleFormatError, match="implausibly large"):
+        read_torchscript_code(big)

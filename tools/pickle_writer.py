@@ -153,13 +153,16 @@ def network(class_name, state_dict, init_kwargs, parameters=()):
     return persistent(class_name, state), handles
 
 
-def torchscript_archive(path, data_pkl, storages=(), root="model"):
+def torchscript_archive(path, data_pkl, storages=(), root="model", code=None):
     """Writes a TorchScript-layout zip: `<root>/data.pkl` (the bytes `data_pkl`; left out if None), the raw
-    `storages` ((key, bytes) pairs) as `<root>/data/<key>`, and TorchScript code that must never be read."""
+    `storages` ((key, bytes) pairs) as `<root>/data/<key>`, and TorchScript source text under `<root>/code/`:
+    `code` ({path under code/: text}), by default one file that must never be executed."""
+    code = {"__torch__/m.py": "raise SystemExit('never read')\n"} if code is None else code
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
         if data_pkl is not None:
             z.writestr(f"{root}/data.pkl", data_pkl)
-        z.writestr(f"{root}/code/__torch__/m.py", "raise SystemExit('never read')\n")
+        for name, text in code.items():
+            z.writestr(f"{root}/code/{name}", text)
         for key, raw in storages:
             z.writestr(f"{root}/data/{key}", raw)
         z.writestr(f"{root}/version", b"3\n")

@@ -34,10 +34,11 @@ from svgan_tf.interop.torch_tensors import (
 )
 from svgan_tf.interop.unpickle import SAFE_GLOBALS, AllowList, Inert, PickleFormatError, check_protocol, is_int, load
 
-__all__ = ["TORCHSCRIPT_ALLOWED", "read_torchscript_tensors"]
+__all__ = ["TORCHSCRIPT_ALLOWED", "read_torchscript_code", "read_torchscript_tensors"]
 
 _STORAGE_KEY = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 _MAX_PICKLE_BYTES = 64 << 20
+_MAX_CODE_BYTES = 4 << 20
 _SKIPPED_ATTRIBUTES = {"training", "_is_full_backward_hook"}
 
 
@@ -103,6 +104,50 @@ def read_torchscript_tensors(path):
     except PickleFormatError as e:
         raise PickleFormatError(f"{path}: {e}") from None
     return tensors, attributes
+
+
+def read_torchscript_code(path):
+    """The TorchScript source text of an archive, as text to read (e.g. which resize a detector's forward calls).
+
+    The text is data: it is decoded and returned, never compiled or executed. Members are bounded in size (4 MiB
+    each and in all) so a hostile archive cannot make this allocate beyond that.
+
+    Args:
+        path: the archive.
+
+    Returns:
+        ``{path under <root>/code/: text}`` of its ``.py`` members (empty for a ``torch.save`` archive).
+
+    Raises:
+        PickleFormatError: not a zip archive, or a code member that is not UTF-8 text or is too large.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    code, total = {}, 0
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            prefix = _archive_root(names, path) + "/code/"
+            for info in archive.infolist():
+                if not (info.filename.startswith(prefix) and info.filename.endswith(".py")):
+                    continue
+                total += info.file_size
+                if info.file_size > _MAX_CODE_BYTES or total > _MAX_CODE_BYTES:
+                    raise PickleFormatError(f"{path}: TorchScript code is implausibly large")
+                with archive.open(info) as f:
+                    raw = f.read(_MAX_CODE_BYTES + 1)  # bounded even if the declared size lies
+                if len(raw) > _MAX_CODE_BYTES:
+                    raise PickleFormatError(f"{path}: {info.filename} is implausibly large")
+                try:
+                    code[info.filename[len(prefix):]] = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise PickleFormatError(f"{path}: {info.filename} is not UTF-8 text") from None
+    except zipfile.BadZipFile as e:
+        raise PickleFormatError(f"{path}: not a readable zip archive ({e})") from None
+    except (zlib.error, EOFError) as e:
+        raise PickleFormatError(f"{path}: damaged archive member ({type(e).__name__}: {e})") from None
+    return code
 
 
 def _load_archive(archive, path):
