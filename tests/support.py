@@ -132,9 +132,18 @@ def projection_detector(batch):
     return flat @ np.random.default_rng(0).standard_normal((flat.shape[1], 8))
 
 
-# `svgan_tf.metrics.evaluation.default_detectors()` with the projection in place of I3D and Inception.
-STUB_DETECTORS = {"fvd": ("stub", projection_detector),
-                  "fid": ("stub", lambda frames: projection_detector(frames[:, None]))}
+def _stub_probabilities(batch):
+    """Class probabilities for tests: the softmax of `projection_detector`'s 8 features."""
+    logits = projection_detector(batch)
+    weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+# `svgan_tf.metrics.evaluation.default_detectors()` with the projection in place of I3D, Inception and C3D.
+STUB_DETECTORS = {"i3d": ("stub", projection_detector),
+                  "inception": ("stub", lambda frames: projection_detector(frames[:, None])),
+                  "inception_probabilities": ("stub-p", lambda frames: _stub_probabilities(frames[:, None])),
+                  "c3d": ("stub-p", _stub_probabilities)}
 
 
 # Small datasets.

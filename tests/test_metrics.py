@@ -10,7 +10,7 @@ from svgan_tf.data import pipeline
 from svgan_tf.data import sampling as sampling_lib
 from svgan_tf.metrics import protocols
 from svgan_tf.metrics.frechet import Statistics, frechet_distance
-from tests.support import projection_detector, tiny_generator
+from tests.support import LENGTHS, projection_detector, tiny_generator, write_frame_folder
 
 
 def _stats(features):
@@ -52,20 +52,74 @@ def source():
     return pipeline.open_source("demo:3", sampling=sampling_lib.SamplingConfig(num_frames=1, mirror=False))
 
 
+def _reference_items(names, lengths, num_frames, subsample, unit, xflip, max_real):
+    """The reference's real items, transcribed from its code: VideoFramesFolderDataset (clips: video dirs sorted,
+    discard_short_videos) or ImageFolderDataset (frames: every image file, sorted), SG2-ADA's Dataset x-flip
+    (np.tile(raw_idx, 2), flips appended) and the metric sampler (item i for i < min(len, max_items), one GPU)."""
+    if unit == "clips":
+        files = [(name, None) for name in sorted(names) if lengths[name] >= num_frames * subsample]
+    else:
+        files = sorted((name, f) for name in names for f in range(lengths[name]))  # "vid3/000007.png" order
+    raw_idx, flips = np.arange(len(files)), np.zeros(len(files), np.uint8)
+    if xflip:
+        raw_idx, flips = np.tile(raw_idx, 2), np.concatenate([flips, np.ones_like(flips)])
+    num_items = len(raw_idx) if max_real is None else min(len(raw_idx), max_real)
+    return [(*files[raw_idx[i]], bool(flips[i])) for i in range(num_items)]
+
+
+@pytest.mark.parametrize("metric, num_real", [("fvd2048_16f", 8), ("fvd2048_128f_subsample8f", 8),
+                                              ("fid50k", 100), ("kid50k", 60), ("fid50k_full", None),
+                                              ("kid50k_full", 1000)])
+@pytest.mark.parametrize("mirror", [False, True])
+def test_real_items_are_the_references(tmp_path, metric, num_real, mirror):
+    # Fewer eligible videos (5 of 6 for 4-frame clips) and frames (86) than the (scaled-down) real counts.
+    data = write_frame_folder(tmp_path / "data", LENGTHS)
+    index = pipeline.open_source(str(data), sampling=sampling_lib.SamplingConfig(num_frames=1, mirror=False)).index
+    protocol = dataclasses.replace(protocols.PROTOCOLS[metric], num_frames=4, subsample=1 + 2 * ("subsample" in metric),
+                                   num_real=num_real)
+    items = protocols.real_items(index, protocol, mirror)
+    ours = [(index.video_names[v], None if items.frames is None else int(f), bool(flip))
+            for v, f, flip in zip(items.videos, [None] * len(items) if items.frames is None else items.frames,
+                                  items.flips)]
+    # The reference's registry forces xflip=False except for the legacy fid50k / kid50k.
+    xflip = mirror and metric in ("fid50k", "kid50k")
+    lengths = dict(zip(index.video_names, (int(n) for n in index.lengths)))
+    assert ours == _reference_items(index.video_names, lengths, protocol.num_frames, protocol.subsample,
+                                    protocol.unit, xflip, protocol.num_real)
+    assert any(flip for *_, flip in ours) == (xflip and (num_real or 0) > sum(LENGTHS))
+
+
+def test_mirrored_items_are_flipped_and_offsets_cover_the_references_range(tmp_path):
+    data = write_frame_folder(tmp_path / "data", LENGTHS)
+    source = pipeline.open_source(str(data), sampling=sampling_lib.SamplingConfig(num_frames=1, mirror=False))
+    protocol = protocols.PROTOCOLS["fid50k"].scaled(num_real=100)
+    items = protocols.real_items(source.index, protocol, mirror=True)
+    first_flipped = int(np.argmax(items.flips))
+    assert first_flipped == sum(LENGTHS)
+    plain, flipped = np.concatenate(list(protocols.real_batches(source, protocol, 0, 64, mirror=True,
+                                                                select=[0, first_flipped])))
+    np.testing.assert_array_equal(flipped, plain[:, ::-1])
+    # random.randint(0, length - frames * subsample + subsample - 1): 40 frames, 4 x 3 -> offsets 0..30.
+    clips = dataclasses.replace(protocols.PROTOCOLS["fvd2048_128f_subsample8f"], num_frames=4, subsample=3)
+    many = protocols.RealItems(np.full(3000, 3), None, np.zeros(3000, bool))
+    offsets = protocols.clip_offsets(source.index, clips, many, seed=0)
+    assert offsets.min() == 0 and offsets.max() == 40 - 12 + 3 - 1
+    np.testing.assert_array_equal(offsets, protocols.clip_offsets(source.index, clips, many, seed=0))
+    assert not np.array_equal(offsets, protocols.clip_offsets(source.index, clips, many, seed=1))
+
+
 def test_real_clips_follow_the_protocol(source):
     # 50 frames every 2nd: a 100-frame span, which only some of the 64..128-frame demo videos have.
     protocol = dataclasses.replace(protocols.PROTOCOLS["fvd2048_16f"], num_frames=50, subsample=2).scaled(4, 5)
-    index = source.index
-    chosen = protocols.real_videos(index, protocol)
-    eligible = sorted((v for v in range(index.num_videos) if index.lengths[v] >= 100),
-                      key=lambda v: index.video_names[v])
-    assert 5 < len(eligible) < index.num_videos and chosen == eligible[:5]
     batches = list(protocols.real_batches(source, protocol, seed=0, batch_size=2))
     assert [b.shape[:2] for b in batches] == [(2, 50), (2, 50), (1, 50)] and batches[0].dtype == np.uint8
     again = np.concatenate(list(protocols.real_batches(source, protocol, seed=0, batch_size=5)))
     np.testing.assert_array_equal(np.concatenate(batches), again)  # offsets are a function of the seed
+    some = np.concatenate(list(protocols.real_batches(source, protocol, seed=0, batch_size=5, select=[1, 4])))
+    np.testing.assert_array_equal(some, again[[1, 4]])
     fid = protocols.PROTOCOLS["fid50k_full"]
-    assert sum(len(b) for b in protocols.real_batches(source, fid, 0, 64, videos=[0, 1])) == index.lengths[:2].sum()
+    assert sum(len(b) for b in protocols.real_batches(source, fid, 0, 64, videos=[0, 1])) == \
+        source.index.lengths[:2].sum()
 
 
 def test_fake_clips_start_at_zero_and_use_reference_quantisation():

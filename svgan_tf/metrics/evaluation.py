@@ -1,14 +1,18 @@
-"""Evaluating a generator: FVD / FID of a checkpoint or an exported SavedModel against a dataset, or of
-two halves of the dataset (real vs real), and the JSON lines the results are logged as. The library of
-`python -m svgan_tf.evaluate` and of the metrics a training run computes (`svgan_tf.training.loop`).
+"""Evaluating a generator: the reference's metrics (FVD, FID, KID, IS) of a checkpoint or an exported SavedModel
+against a dataset, or of two halves of the dataset (real vs real, the metric's floor), over seeded runs, and the
+JSON lines the results are logged as. The library of `python -m svgan_tf.evaluate` and of the metrics a training
+run computes (`svgan_tf.training.loop`).
 
 * `load_for_metrics`: a checkpoint (run, prefix, .npz) or a SavedModel (`SavedModelGenerator`) as a generator;
 * `resolve_protocols`: metric names -> `svgan_tf.metrics.protocols` protocols, optionally scaled down;
-* `evaluate`: {metric: value}, real statistics cached in `DEFAULT_CACHE` (or another directory);
-* `write_results`: one JSON line per metric, appended to a log;
-* `default_detectors`: the reference detectors (I3D for FVD, Inception for FID), loaded on first use.
+* `evaluate`: {result name: MetricResult} (mean and spread over runs, sample counts, mirroring), real statistics
+  cached in `DEFAULT_CACHE` (or another directory);
+* `write_results`: one JSON line per result, appended to a log;
+* `default_detectors`: the reference detectors (I3D, Inception, C3D), loaded on first use.
 """
 
+import dataclasses
+import hashlib
 import json
 import os
 
@@ -16,28 +20,56 @@ import numpy as np
 import tensorflow as tf
 
 from svgan_tf import atomic, tokens
-from svgan_tf.metrics import protocols
+from svgan_tf.metrics import protocols, scores
 from svgan_tf.metrics.frechet import frechet_distance
 from svgan_tf.training import run_dir, summaries
 
 DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "svgan_tf", "metrics")
 
 
-def default_detectors():
+def default_detectors(i3d=None, i3d_resize="bilinear", inception=None, c3d=None):
     """The reference detectors, loaded on first use.
 
+    Args:
+        i3d: I3D weights (None: the shipped port's; or the reference's `i3d_torchscript.pt`, read as data).
+        i3d_resize: how clips are resized to 224x224 before I3D (`svgan_tf.metrics.i3d.RESIZE_MODES`).
+        inception: Inception file (None: the shipped FID network; or StyleGAN2-ADA's `inception-2015-12-05.pt`,
+            which also carries the classifier is50k needs).
+        c3d: the reference's `c3d_ucf101.pt` (isv2048_ucf; none is shipped).
+
     Returns:
-        {"fvd": ("i3d", fn), "fid": ("inception", fn)}, fn(uint8 batch) -> [N, D] features.
+        {detector id of a Protocol: (name, fn)}, fn(uint8 batch) -> [N, D] outputs; the name identifies the
+        weights and preprocessing in the real-statistics cache.
     """
-    def i3d(batch):
-        from svgan_tf.metrics import i3d as module
-        return module.i3d_logits(batch)
+    from svgan_tf.metrics import c3d as c3d_module
+    from svgan_tf.metrics import i3d as i3d_module
+    from svgan_tf.metrics import inception as inception_module
 
-    def inception(batch):
-        from svgan_tf.metrics import inception as module
-        return module.inception_features(batch)
+    def c3d_probabilities(batch):
+        if c3d is None:
+            raise ValueError("isv2048_ucf needs the reference's C3D file: --c3d=PATH to c3d_ucf101.pt (none is "
+                             "shipped; it is read as data, torch is not needed).")
+        return c3d_module.c3d_probabilities(batch, c3d)
 
-    return {"fvd": ("i3d", i3d), "fid": ("inception", inception)}
+    i3d_name = "i3d" if i3d is None else f"i3d-{_file_digest(i3d)}"
+    inception_name = "inception" if inception is None else f"inception-{_file_digest(inception)}"
+    return {
+        "i3d": (i3d_name if i3d_resize == "bilinear" else f"{i3d_name}-{i3d_resize}",
+                lambda batch: i3d_module.i3d_logits(batch, weights=i3d, resize=i3d_resize)),
+        "inception": (inception_name, lambda batch: inception_module.inception_features(batch, path=inception)),
+        "inception_probabilities": (f"{inception_name}-probabilities",
+                                    lambda batch: inception_module.inception_probabilities(batch, path=inception)),
+        "c3d": ("c3d" if c3d is None else f"c3d-{_file_digest(c3d)}", c3d_probabilities),
+    }
+
+
+def _file_digest(path):
+    """A short content digest of a detector file (its cache identity), or a clear error if it cannot be read."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
 
 
 class SavedModelGenerator:
@@ -105,87 +137,168 @@ def resolve_protocols(names, num_fake=None, num_real=None):
 
     Args:
         names: metric names, keys of `svgan_tf.metrics.protocols.PROTOCOLS`.
-        num_fake: generated clips (frames for FID) instead of the protocol's (None: the protocol's).
-        num_real: maximum real clips instead of the protocol's (None: the protocol's).
+        num_fake: generated clips or frames instead of the protocol's (None: the protocol's).
+        num_real: maximum real items instead of the protocol's (None: the protocol's).
 
     Returns:
         A list of `Protocol`s, in the order of `names`.
 
     Raises:
-        ValueError: naming --metrics and an unknown metric.
+        ValueError: naming --metrics and an unknown metric, or --num_real for a metric without a real set.
     """
     result = []
     for name in names:
         if name not in protocols.PROTOCOLS:
             raise ValueError(f"--metrics: unknown metric {name!r} (known: {', '.join(protocols.PROTOCOLS)}).")
         protocol = protocols.PROTOCOLS[name]
-        if num_fake or num_real:
-            protocol = protocol.scaled(num_fake or protocol.num_fake, num_real or protocol.num_real)
+        if num_fake or num_real is not None:
+            protocol = protocol.scaled(num_fake, num_real)
         result.append(protocol)
     return result
 
 
+@dataclasses.dataclass
+class MetricResult:
+    """A metric's value over one or more seeded runs.
+
+    Args:
+        value: the mean over runs.
+        runs: the value of each run (seeds seed, seed + 1, ...).
+        num_real: real items each run used (0: none).
+        num_fake: generated items each run used.
+        mirrored_real: the real set held mirrored copies.
+    """
+
+    value: float
+    runs: list
+    num_real: int
+    num_fake: int
+    mirrored_real: bool
+
+    @property
+    def std(self):
+        """Population standard deviation over runs, as the reference's `calc_metric(num_runs=N)`."""
+        return float(np.std(self.runs))
+
+    def __float__(self):
+        return float(self.value)
+
+    def as_json(self):
+        return dict(value=self.value, std=self.std, runs=self.runs, num_real=self.num_real, num_fake=self.num_fake,
+                    mirrored_real=self.mirrored_real)
+
+
 def evaluate(G, source, metric_protocols, seed=0, batch_size=16, cache_dir=DEFAULT_CACHE, detectors=None,
-             progress=True):
-    """{metric name: value} of generator `G` against `source` (None G: real vs real halves).
+             progress=True, mirror=False, runs=1):
+    """{result name: MetricResult} of generator `G` against `source` (None G: real vs real halves).
+
+    Run r uses seed + r for the real clip offsets, the generated samples and KID's subsets; the value is the mean
+    over runs and `MetricResult.std` their spread. Real vs real: the videos alternately assigned to two halves in
+    name order, the halves' clips at different offsets; it shows the metric's floor on the dataset.
 
     Args:
         G: the generator (float32), or None for the real-vs-real comparison.
-        source: `svgan_tf.data.sources.VideoSource` (opened without mirroring).
+        source: `svgan_tf.data.sources.VideoSource` (opened without mirroring; `mirror` applies it).
         metric_protocols: `Protocol`s (see `resolve_protocols`).
-        seed: seed of the real clip offsets and of the generated samples.
+        seed: seed of the first run.
         batch_size: clips (or frames / 16) per batch.
         cache_dir: real statistics cache (None: no cache).
-        detectors: {"fvd": (name, fn), "fid": (name, fn)} (default: I3D and Inception).
+        detectors: {detector id: (name, fn)} (default: `default_detectors()`).
         progress: print a progress line per pass.
+        mirror: the dataset's mirror setting (a training run's `mirror`); applied where the reference does.
+        runs: seeded runs to average.
 
     Returns:
-        {metric name: Fréchet distance}.
+        {result name: MetricResult}: the metric's name, or `<name>_mean` / `<name>_std` for IS.
+
+    Raises:
+        ValueError: real vs real for a metric without a real set, or `runs` < 1.
     """
+    if runs < 1:
+        raise ValueError(f"--runs must be >= 1, got {runs}.")
     detectors = detectors or default_detectors()
     results = {}
     for protocol in metric_protocols:
-        name, detector = detectors[protocol.kind]
-        unit = "clips" if protocol.kind == "fvd" else "frames"
-
-        def bar(label, total):
-            line = summaries.Progress(total, label=f"{protocol.name} {label}: ", unit=unit) if progress else None
-            return line.update if line else None
-
-        index = source.index
-        if G is None:
-            halves = [range(h, index.num_videos, 2) for h in (0, 1)]
-            real, fake = (protocols.real_statistics(source, protocol, detector, name, seed=seed + h,
-                                                    batch_size=batch_size, cache_dir=cache_dir, videos=videos,
-                                                    progress=bar(f"real half {h}", _real_count(index, protocol,
-                                                                                                videos)))
-                          for h, videos in enumerate(halves))
-        else:
-            real = protocols.real_statistics(source, protocol, detector, name, seed=seed, batch_size=batch_size,
-                                             cache_dir=cache_dir, progress=bar("real", _real_count(index, protocol)))
-            fake = protocols.fake_statistics(G, protocol, detector, seed=seed, batch_size=batch_size,
-                                             labels=index.labels, progress=bar("fake", protocol.num_fake))
-        results[protocol.name] = frechet_distance(real, fake)
+        if G is None and not protocol.has_real_set:
+            raise ValueError(f"--real_vs_real: {protocol.name} scores generated samples only; it has no real-vs-real "
+                             "floor.")
+        values = [_run(G, source, protocol, seed + r, batch_size, cache_dir, detectors, progress, mirror)
+                  for r in range(runs)]
+        counts = _counts(G, source.index, protocol, mirror)
+        for key in values[0]:
+            runs_values = [v[key] for v in values]
+            results[key] = MetricResult(float(np.mean(runs_values)), runs_values, *counts,
+                                        mirrored_real=protocols.mirrored(protocol, mirror) and counts[0] > 0)
     return results
 
 
-def _real_count(index, protocol, videos=None):
-    chosen = protocols.real_videos(index, protocol, videos)
-    return int(sum(index.lengths[v] for v in chosen)) if protocol.kind == "fid" else len(chosen)
+def _halves(index):
+    return [range(h, index.num_videos, 2) for h in (0, 1)]
+
+
+def _counts(G, index, protocol, mirror):
+    """(real, generated) items of one run; real vs real: the two halves."""
+    if G is None:
+        first, second = (len(protocols.real_items(index, protocol, mirror, videos)) for videos in _halves(index))
+        return first, second
+    return len(protocols.real_items(index, protocol, mirror)), protocol.num_fake
+
+
+def _run(G, source, protocol, seed, batch_size, cache_dir, detectors, progress, mirror):
+    """{result name: value} of one seeded run."""
+    name, detector = detectors[protocol.detector]
+    index = source.index
+    unit = protocol.unit
+
+    def bar(label, total):
+        return summaries.Progress(total, label=f"{protocol.name} {label}: ", unit=unit).update if progress else None
+
+    common = dict(batch_size=batch_size, cache_dir=cache_dir, mirror=mirror)
+    if protocol.statistic == "is":
+        probabilities = protocols.fake_outputs(G, protocol, detector, seed=seed, batch_size=batch_size,
+                                               labels=index.labels, progress=bar("fake", protocol.num_fake))
+        mean, std = scores.inception_score(probabilities, protocol.num_splits,
+                                           shuffle_seed=42 if unit == "clips" else None)
+        return {f"{protocol.name}_mean": mean, f"{protocol.name}_std": std}
+    if G is None:
+        sides = [dict(videos=videos, seed=[seed, h]) for h, videos in enumerate(_halves(index))]
+    else:
+        sides = [dict(videos=None, seed=seed)]
+    sizes = [len(protocols.real_items(index, protocol, mirror, side["videos"])) for side in sides]
+    if protocol.statistic == "frechet":
+        stats = [protocols.real_statistics(source, protocol, detector, name, progress=bar(f"real{h or ''}", n),
+                                           **common, **side) for h, (side, n) in enumerate(zip(sides, sizes))]
+        if G is not None:
+            stats.append(protocols.fake_statistics(G, protocol, detector, seed=seed, batch_size=batch_size,
+                                                   labels=index.labels, progress=bar("fake", protocol.num_fake)))
+        return {protocol.name: frechet_distance(*stats)}
+    # KID: the subsets are drawn first, so that only the real items they use are read.
+    num_other = sizes[1] if G is None else protocol.num_fake
+    draws = scores.kid_draws(sizes[0], num_other, protocol.num_subsets, protocol.max_subset_size, seed=seed)
+    used = [np.unique(np.concatenate([draw[side] for draw in draws])) for side in (1, 0)]
+    real = protocols.real_kid_rows(source, protocol, detector, name, used[0], progress=bar("real", len(used[0])),
+                                   **common, **sides[0])
+    if G is None:
+        other = protocols.real_kid_rows(source, protocol, detector, name, used[1],
+                                        progress=bar("real1", len(used[1])), **common, **sides[1])
+    else:
+        other = protocols.fake_outputs(G, protocol, detector, seed=seed, batch_size=batch_size, labels=index.labels,
+                                       progress=bar("fake", protocol.num_fake))
+    return {protocol.name: scores.kernel_inception_distance(real, other, draws)}
 
 
 def write_results(results, out_path, extra):
-    """Appends one JSON line per metric to `out_path`.
+    """Appends one JSON line per result to `out_path`.
 
     Args:
-        results: {metric name: value}.
+        results: {result name: MetricResult}.
         out_path: the JSON-lines log (None: write nothing).
-        extra: fields added to every line (checkpoint, protocol, time, ...).
+        extra: fields added to every line (checkpoint, mirror, time, ...).
 
     Returns:
         The lines, as strings.
     """
-    lines = [json.dumps({"metric": name, "value": value, **extra}) for name, value in results.items()]
+    lines = [json.dumps({"metric": name, **result.as_json(), **extra}) for name, result in results.items()]
     if out_path:
         atomic.append_lines(out_path, lines)
     return lines

@@ -386,15 +386,17 @@ def _write_metrics(cfg, G_ema, metrics, step, kimg, writer):
     start = time.time()
     source = pipeline.open_source(cfg.data, resolution=cfg.resolution, use_labels=cfg.cond,
                                   sampling=sampling_lib.SamplingConfig(num_frames=1, mirror=False))
-    results = evaluation.evaluate(G_ema, source, metrics, seed=cfg.seed,
+    # The run's own mirror setting: the reference's metrics see the training set's x-flips where they apply.
+    results = evaluation.evaluate(G_ema, source, metrics, seed=cfg.seed, mirror=cfg.mirror,
                                   cache_dir=run_dir.metric_cache_dir(cfg.outdir), progress=False)
     evaluation.write_results(results, run_dir.metrics_path(cfg.outdir),
-                             dict(kimg=round(kimg, 3), step=step, scaled_down=bool(cfg.metrics_num_fake)))
+                             dict(kimg=round(kimg, 3), step=step, mirror=cfg.mirror,
+                                  scaled_down=bool(cfg.metrics_num_fake)))
     with writer.as_default():
-        for name, value in results.items():
-            tf.summary.scalar(f"Metrics/{name}", value, step=step)
+        for name, result in results.items():
+            tf.summary.scalar(f"Metrics/{name}", result.value, step=step)
     logging.info("Metrics at %.1f kimg (%s): %s", kimg, summaries.format_duration(time.time() - start),
-                 ", ".join(f"{k} {v:.2f}" for k, v in results.items()))
+                 ", ".join(f"{k} {v.value:.2f}" for k, v in results.items()))
 
 
 def _end_tick(cfg, training, tick, step, total_steps, frames_per_step, run_start, writer):
