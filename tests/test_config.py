@@ -80,3 +80,13 @@ def test_json_round_trip_keeps_every_field():
         config.TrainConfig.from_json('{"bacth": 8}')
     with pytest.raises(ValueError, match="JSON object"):
         config.TrainConfig.from_json("[1, 2]")
+
+
+def test_metrics_are_checked_at_start_up():
+    from svgan_tf.training.config import TrainConfig
+
+    with pytest.raises(ValueError, match="--metrics: unknown metric 'fvd16'"):
+        TrainConfig(metrics=("fvd16",)).resolve(32)
+    with pytest.raises(ValueError, match="--metrics: is50k needs a detector file that is not shipped"):
+        TrainConfig(metrics=("is50k",)).resolve(32)
+    TrainConfig(metrics=("fvd2048_16f", "kid50k_full")).resolve(32)

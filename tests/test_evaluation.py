@@ -14,18 +14,82 @@ from tests.support import STUB_DETECTORS as STUB
 from tests.support import tiny_generator
 
 
-def test_evaluate_generator_and_real_vs_real(tmp_path):
-    source = pipeline.open_source("demo:3", sampling=sampling_lib.SamplingConfig(num_frames=1, mirror=False))
+@pytest.fixture(scope="module")
+def demo():
+    return pipeline.open_source("demo:3", sampling=sampling_lib.SamplingConfig(num_frames=1, mirror=False))
+
+
+def test_evaluate_generator_and_real_vs_real(tmp_path, demo):
     metrics = evaluation.resolve_protocols(["fvd2048_16f", "fid50k_full"], num_fake=32, num_real=32)
-    generated = evaluation.evaluate(tiny_generator(), source, metrics, cache_dir=str(tmp_path), detectors=STUB,
+    generated = evaluation.evaluate(tiny_generator(), demo, metrics, cache_dir=str(tmp_path), detectors=STUB,
                                     progress=False)
-    floor = evaluation.evaluate(None, source, metrics[:1], cache_dir=str(tmp_path), detectors=STUB, progress=False)
-    assert set(generated) == {"fvd2048_16f", "fid50k_full"} and floor["fvd2048_16f"] < generated["fvd2048_16f"] / 5
+    floor = evaluation.evaluate(None, demo, metrics[:1], cache_dir=str(tmp_path), detectors=STUB, progress=False)
+    assert set(generated) == {"fvd2048_16f", "fid50k_full"}
+    assert floor["fvd2048_16f"].value < generated["fvd2048_16f"].value / 5
+    assert (floor["fvd2048_16f"].num_real, floor["fvd2048_16f"].num_fake) == (32, 32)  # each half: 32 of 64 videos
+    assert (generated["fid50k_full"].num_real, generated["fid50k_full"].num_fake) == (32, 32)
     lines = evaluation.write_results(generated, str(tmp_path / "m.jsonl"), {"seed": 0})
-    assert [json.loads(line)["metric"] for line in (tmp_path / "m.jsonl").read_text().splitlines()] == \
-        ["fvd2048_16f", "fid50k_full"] and len(lines) == 2
+    logged = [json.loads(line) for line in (tmp_path / "m.jsonl").read_text().splitlines()]
+    assert [line["metric"] for line in logged] == ["fvd2048_16f", "fid50k_full"] and len(lines) == 2
+    assert logged[0]["runs"] == [logged[0]["value"]] and logged[0]["std"] == 0 and not logged[0]["mirrored_real"]
     with pytest.raises(ValueError, match="unknown metric 'fvd16'"):
         evaluation.resolve_protocols(["fvd16"])
+    with pytest.raises(ValueError, match="--num_real: is50k has no real set"):
+        evaluation.resolve_protocols(["is50k"], num_real=10)
+
+
+def test_runs_are_seeded_and_give_the_spread(demo):
+    metric = evaluation.resolve_protocols(["fvd2048_16f"], num_fake=16, num_real=16)
+    G = tiny_generator()
+    spread = evaluation.evaluate(G, demo, metric, seed=5, runs=3, cache_dir=None, detectors=STUB,
+                                 progress=False)["fvd2048_16f"]
+    singles = [evaluation.evaluate(G, demo, metric, seed=s, cache_dir=None, detectors=STUB,
+                                   progress=False)["fvd2048_16f"].value for s in (5, 6, 7)]
+    assert spread.runs == singles and len(set(singles)) == 3
+    assert spread.value == pytest.approx(np.mean(singles)) and spread.std == pytest.approx(np.std(singles))
+    floor = evaluation.evaluate(None, demo, metric, seed=5, runs=2, cache_dir=None, detectors=STUB, progress=False)
+    again = evaluation.evaluate(None, demo, metric, seed=5, runs=2, cache_dir=None, detectors=STUB, progress=False)
+    assert floor["fvd2048_16f"].runs == again["fvd2048_16f"].runs and floor["fvd2048_16f"].std > 0
+    with pytest.raises(ValueError, match="real_vs_real: is50k"):
+        evaluation.evaluate(None, demo, evaluation.resolve_protocols(["is50k"], num_fake=16), detectors=STUB,
+                            progress=False)
+
+
+def test_mirroring_applies_where_the_reference_applies_it(demo, tmp_path):
+    total_frames = int(demo.index.lengths.sum())
+    fid, fvd = evaluation.resolve_protocols(["fid50k", "fvd2048_16f"], num_fake=32, num_real=total_frames + 50)
+    G = tiny_generator()
+    results = [evaluation.evaluate(G, demo, [fid, fvd], mirror=mirror, cache_dir=str(tmp_path), detectors=STUB,
+                                   progress=False) for mirror in (False, True)]
+    plain, mirrored = results
+    assert mirrored["fid50k"].mirrored_real and mirrored["fid50k"].num_real == total_frames + 50
+    assert not plain["fid50k"].mirrored_real and plain["fid50k"].num_real == total_frames
+    assert mirrored["fid50k"].value != plain["fid50k"].value
+    assert not mirrored["fvd2048_16f"].mirrored_real and mirrored["fvd2048_16f"].value == plain["fvd2048_16f"].value
+    assert len(list(tmp_path.iterdir())) == 3  # fid50k mirrored and not; one FVD entry for both settings
+
+
+def test_kid_and_is_match_their_direct_computation(demo):
+    from svgan_tf.metrics import protocols, scores
+
+    G = tiny_generator()
+    kid, is50k, isv = evaluation.resolve_protocols(["kid50k_full", "is50k", "isv2048_ucf"], num_fake=48)
+    kid = kid.scaled(num_real=700)
+    results = evaluation.evaluate(G, demo, [kid, is50k, isv], seed=3, cache_dir=None, detectors=STUB,
+                                  progress=False)
+    # KID from every real row (the evaluation reads only those its subsets use).
+    real = protocols.detect(protocols.real_batches(demo, kid, 3, 64), STUB["inception"][1])
+    fake = protocols.detect(protocols.fake_batches(G, kid, 3, 16, demo.index.labels), STUB["inception"][1])
+    draws = scores.kid_draws(700, 48, kid.num_subsets, kid.max_subset_size, seed=3)
+    assert results["kid50k_full"].value == pytest.approx(scores.kernel_inception_distance(real, fake, draws),
+                                                         rel=1e-6)
+    probabilities = protocols.detect(protocols.fake_batches(G, is50k, 3, 16, demo.index.labels),
+                                     STUB["inception_probabilities"][1])
+    mean, std = scores.inception_score(probabilities, 10)
+    assert (results["is50k_mean"].value, results["is50k_std"].value) == pytest.approx((mean, std))
+    clips = protocols.detect(protocols.fake_batches(G, isv, 3, 16, demo.index.labels), STUB["c3d"][1])
+    assert results["isv2048_ucf_mean"].value == pytest.approx(scores.inception_score(clips, 10, shuffle_seed=42)[0])
+    assert results["is50k_mean"].num_real == 0
 
 
 def test_fvd_with_i3d_on_real_footage(tmp_path):
@@ -45,10 +109,11 @@ def test_fvd_with_i3d_on_real_footage(tmp_path):
                                   sampling=sampling_lib.SamplingConfig(num_frames=1, mirror=False))
     assert source.index.num_videos >= 14
     metric = evaluation.resolve_protocols(["fvd2048_16f"], num_fake=32, num_real=32)
-    same = [evaluation.evaluate(None, source, metric, seed=s, cache_dir=None, progress=False)["fvd2048_16f"]
+    same = [evaluation.evaluate(None, source, metric, seed=s, cache_dir=None, progress=False)["fvd2048_16f"].value
             for s in (0, 10)]
     keras.utils.set_random_seed(0)  # the untrained generator's weights
-    untrained = evaluation.evaluate(tiny_generator(), source, metric, cache_dir=None, progress=False)["fvd2048_16f"]
+    untrained = evaluation.evaluate(tiny_generator(), source, metric, cache_dir=None,
+                                    progress=False)["fvd2048_16f"].value
     print("FVD halves", same, "untrained", untrained)
     # Few clips bias FVD upwards (16 per half), so the floor is high here; the untrained generator is still
     # clearly above it (1592 vs 868 for this seed; 3212 and 7339 for two other untrained initialisations).

@@ -174,7 +174,7 @@ def measure(dataset):
     paths = checkpoints_by_percent(outdir, total_steps)
 
     protocol = protocols.PROTOCOLS["fvd2048_16f"].scaled(n, n)
-    detector_name, detector = evaluation.default_detectors()["fvd"]
+    detector_name, detector = evaluation.default_detectors()["i3d"]
     real = protocols.real_statistics(heldout, protocol, detector, detector_name, seed=0, cache_dir=None)
     floor = frechet_distance(protocols.real_statistics(floor_source, protocol, detector, detector_name, seed=1,
                                                        cache_dir=None), real)
@@ -189,7 +189,7 @@ def measure(dataset):
     copy_grids(outdir, kimg_by_percent, dataset)
     results = dict(dataset=dataset, description=description, kimg=kimg, num_clips=n,
                    train_minutes=round(train_seconds / 60, 1), floor=floor, rows=rows,
-                   heldout_clips=len(protocols.real_videos(heldout.index, protocol)))
+                   heldout_clips=len(protocols.real_items(heldout.index, protocol)))
     atomic.write_json(results_file, results)
     return results
 

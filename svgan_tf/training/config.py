@@ -16,6 +16,8 @@ from typing import Optional, Tuple
 
 from absl import flags
 
+from svgan_tf.metrics import protocols
+
 
 def _flag(default, help, choices=None):
     """A TrainConfig field that is also a command-line flag of the same name, default and help."""
@@ -124,6 +126,14 @@ class TrainConfig:
         if not 8 <= self.concat_res < max(resolution, 9):
             errors.append(f"--concat_res={self.concat_res} must be a discriminator resolution in "
                           f"[8, {resolution // 2}]")
+        for name in self.metrics:
+            protocol = protocols.PROTOCOLS.get(name)
+            if protocol is None:
+                errors.append(f"--metrics: unknown metric {name!r} (known: {', '.join(protocols.PROTOCOLS)})")
+            elif protocol.detector in ("inception_probabilities", "c3d"):
+                errors.append(f"--metrics: {name} needs a detector file that is not shipped (StyleGAN2-ADA's Inception "
+                              "with its classifier, or the reference's C3D): compute it after training with "
+                              "svgan-evaluate --inception=PATH / --c3d=PATH")
         if errors:
             raise ValueError("Invalid training configuration:\n  " + "\n  ".join(errors))
         batch_per_replica = self.batch // num_replicas
