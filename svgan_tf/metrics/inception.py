@@ -56,6 +56,7 @@ import tensorflow as tf
 
 from svgan_tf.interop.torchscript import read_torchscript_tensors
 from svgan_tf.interop.unpickle import PickleFormatError
+from svgan_tf.metrics.scores import softmax
 
 __all__ = ["INPUT_SIZE", "FEATURE_DIM", "WEIGHTS_SHA1", "default_weights_path", "load_weights", "ConvBNReLU",
            "InceptionA", "InceptionB", "InceptionC", "InceptionD", "InceptionE", "InceptionV3", "build_inception",
@@ -629,10 +630,7 @@ def inception_probabilities(images, batch_size=32, path=None):
                          "`output` classifier layer, which is50k needs: pass --inception=PATH to StyleGAN2-ADA's "
                          "inception-2015-12-05.pt")
     features = inception_features(images, batch_size=batch_size, path=path)
-    logits = features.astype(np.float64) @ model.output_weight.astype(np.float64).T
-    logits -= logits.max(axis=1, keepdims=True)
-    exp = np.exp(logits)
-    return exp / exp.sum(axis=1, keepdims=True)
+    return softmax(features.astype(np.float64) @ model.output_weight.astype(np.float64).T)
 
 
 def _benchmark(argv=None):
