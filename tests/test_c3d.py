@@ -4,6 +4,7 @@ The real file is not available here, so the archives hold a narrow C3D (the widt
 random weights, and the network is checked against a NumPy float64 forward written from TGANv2's layer list.
 """
 
+import keras
 import numpy as np
 import pytest
 
@@ -109,7 +110,7 @@ def test_probabilities_match_a_numpy_forward(archive):
 
 def test_pool5_overhangs_the_end_as_chainer_cover_all():
     x = np.arange(7 * 7, dtype=np.float32).reshape(1, 1, 7, 7, 1)
-    pooled = c3d.keras.ops.max_pool(x, (1, 2, 2), strides=(1, 2, 2), padding="same")
+    pooled = keras.ops.max_pool(x, (1, 2, 2), strides=(1, 2, 2), padding="same")
     model = c3d.C3D((1, 1, 1, 1, 1), 1, 1)
     assert pooled.shape == (1, 1, 4, 4, 1)
     # Windows rows/cols {0,1}, {2,3}, {4,5}, {6}: the max of each is its bottom-right in-image element.

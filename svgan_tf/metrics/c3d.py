@@ -24,9 +24,10 @@ Confirmed by reading TGANv2's ``c3d_ucf101.py`` (commit d83018c) and its ``evalu
   has exactly 16 frames.
 * Preprocessing, inside the chainer model: the clip (x in [-1, 1], RGB) goes through a fixed 1x1x1 conv that
   reverses the channels to BGR and multiplies by 128; each frame is resized to 112x112 with chainer's
-  ``resize_images`` (bilinear; ``align_corners=True`` is that function's behaviour, per chainer's documentation);
-  then a per-pixel bias ``128 - mean[:, :, 8:120, 8:120]`` is added, the mean clip being the ``mean`` array of
-  TGANv2's ``mean2.npz`` ([3, 16, 128, 128], BGR, 0..255 units). So the network sees
+  ``resize_images`` (bilinear with the corners aligned: chainer 7 documents ``align_corners=True`` as the default
+  it kept; TGANv2 pins chainer 6.0.0, assumed to behave the same); then a per-pixel bias
+  ``128 - mean[:, :, 8:120, 8:120]`` is added, the mean clip being the ``mean`` array of TGANv2's ``mean2.npz``
+  (BGR, 0..255 units, 16 frames; its 128x128 size is inferred from that crop, not seen). So the network sees
   ``128 (x + 1) - mean``: the BGR clip in 0..256 units minus the centre 112x112 of the mean clip. TGANv2 does *not*
   resize to 128x171 and crop 112x112 (the original C3D recipe): it resizes whole frames to 112x112.
 
