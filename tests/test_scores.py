@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from svgan_tf.metrics.scores import inception_score, kernel_inception_distance, kid_draws
+from svgan_tf.metrics.scores import inception_score, kernel_inception_distance, kid_draws, softmax
 
 
 def _textbook_mmd2(x, y):
@@ -153,3 +153,11 @@ def test_is_rejects_bad_input():
         inception_score(np.array([[-0.5, 1.5]] * 10))
     with pytest.raises(ValueError, match="row 3 sums to 2"):
         inception_score(np.array([[0.5, 0.5]] * 3 + [[1.0, 1.0]] + [[0.5, 0.5]] * 6))
+
+
+def test_softmax_is_stable_and_normalised():
+    probs = softmax(np.array([[1000.0, 1001.0, 999.0], [0.0, 0.0, math.log(2.0)]]))
+    e = np.exp([-1.0, 0.0, -2.0])
+    np.testing.assert_allclose(probs[0], e / e.sum(), rtol=1e-14)
+    np.testing.assert_allclose(probs[1], [0.25, 0.25, 0.5], rtol=1e-14)
+    assert probs.dtype == np.float64 and softmax(np.zeros((0, 4))).shape == (0, 4)

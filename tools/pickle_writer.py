@@ -3,7 +3,8 @@ inside them, TorchScript archives, and hostile payloads.
 
 Globals are named by plain strings (`Global`) and never looked up, so writing a hostile pickle imports
 nothing. Used by the restricted readers' tests (tests/test_unpickle.py, test_snapshot.py, test_torch_tensors.py,
-test_torchscript.py) and by `tools/bench_import.py`, which writes a full-size snapshot.
+test_torchscript.py), by the detectors' tests (test_inception.py, test_c3d.py: synthetic weight archives) and by
+`tools/bench_import.py`, which writes a full-size snapshot.
 """
 
 import io
@@ -167,6 +168,42 @@ def torchscript_archive(path, data_pkl, storages=(), root="model", code=None):
             z.writestr(f"{root}/data/{key}", raw)
         z.writestr(f"{root}/version", b"3\n")
     return path
+
+
+_STORAGE_CLASSES = {np.dtype(np.float32): "torch.FloatStorage", np.dtype(np.float64): "torch.DoubleStorage",
+                    np.dtype(np.int64): "torch.LongStorage"}
+
+
+def torchscript_module_archive(path, tensors, attributes=None, root="model", code=None):
+    """Writes a TorchScript archive whose module tree holds the flat `tensors` ({"a.b.weight": array}) and
+    `attributes` ({"a.b.stride": 2, "a.b.padding": [0, 1]}), laid out as torch.jit.save does: every dotted prefix
+    a `__torch__` module object, every tensor a `_rebuild_tensor_v2` over a persistent storage id whose bytes are
+    `<root>/data/<key>` (keys "0", "1", ... in the order given). The pickled order of each module's entries is the
+    order in which they first appear in `tensors`, then `attributes`."""
+    tree, storages = {}, []
+    for name, value in list(tensors.items()) + list((attributes or {}).items()):
+        *parents, leaf = name.split(".")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        if isinstance(value, np.ndarray):
+            array = np.ascontiguousarray(value)
+            key = str(len(storages))
+            storages.append((key, array.astype(array.dtype.newbyteorder("<")).tobytes()))
+            pid = Pid(("storage", Global(_STORAGE_CLASSES[array.dtype]), key, "cpu", array.size))
+            strides = tuple(s // array.itemsize for s in array.strides)
+            node[leaf] = Call("torch._utils._rebuild_tensor_v2", pid, 0, array.shape, strides, False,
+                              Call("collections.OrderedDict"))
+        elif isinstance(value, list):
+            node[leaf] = Call("torch.jit._pickle.build_intlist", value)
+        else:
+            node[leaf] = value
+
+    def module(node, class_name):
+        return New(f"__torch__.{class_name}", {key: module(child, f"{class_name}.{key}") if isinstance(child, dict)
+                                              else child for key, child in node.items()})
+
+    return torchscript_archive(path, dumps(module(tree, "Root"), protocol=2), storages, root=root, code=code)
 
 
 # Hostile payloads: {the global a reader must refuse: marker path -> the pickled object that would create the marker

