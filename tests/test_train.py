@@ -141,4 +141,5 @@ def test_metrics_during_training(tmp_path, monkeypatch):
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [(line["metric"], line["step"]) for line in lines] == [("fvd2048_16f", 1), ("fvd2048_16f", 2)]
     assert all(line["value"] > 0 and line["scaled_down"] for line in lines)
+    assert all(line["mirror"] == cfg.mirror and not line["mirrored_real"] for line in lines)  # FVD is never mirrored
     assert os.listdir(tmp_path / "metric-cache")  # real statistics computed once, then reused
