@@ -655,8 +655,9 @@ def load_torchscript_i3d(path):
     found = _torchscript_units(tensors, path)
     model = InceptionI3d()
     units = model.units
-    # Order, not shape alone, decides which archive unit is which: shapes repeat (Mixed_4d's Branch_0 and
-    # Branch_1 1x1 convolutions are both [128, 480, 1, 1, 1]), so matching by shape would be ambiguous.
+    # Order, not shape alone, decides which archive unit is which: shapes repeat (the Branch_0 and Branch_1 1x1
+    # convolutions are both [128, 256, 1, 1, 1] in Mixed_3c and both [128, 512, 1, 1, 1] in Mixed_4d), so
+    # matching by shape would be ambiguous.
     if len(found) < len(units):
         raise PickleFormatError(f"{path}: missing tensors: {len(found)} convolution weights, the I3D has "
                                 f"{len(units)} units; none for {_unit_name(units[len(found)])} onwards.")
