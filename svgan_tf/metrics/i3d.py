@@ -655,8 +655,9 @@ def load_torchscript_i3d(path):
     found = _torchscript_units(tensors, path)
     model = InceptionI3d()
     units = model.units
-    # Order, not shape alone, decides which archive unit is which: shapes repeat (Mixed_4d's Branch_0 and
-    # Branch_1 1x1 convolutions are both [128, 480, 1, 1, 1]), so matching by shape would be ambiguous.
+    # Order, not shape alone, decides which archive unit is which: shapes repeat (the Branch_0 and Branch_1 1x1
+    # convolutions are both [128, 256, 1, 1, 1] in Mixed_3c and both [128, 512, 1, 1, 1] in Mixed_4d), so
+    # matching by shape would be ambiguous.
     if len(found) < len(units):
         raise PickleFormatError(f"{path}: missing tensors: {len(found)} convolution weights, the I3D has "
                                 f"{len(units)} units; none for {_unit_name(units[len(found)])} onwards.")
@@ -829,8 +830,9 @@ def preprocess(videos, resize=DEFAULT_RESIZE):
                 `mode="trilinear", align_corners=False`). With T unchanged the time taps are each frame itself with
                 weight exactly 0 on its neighbour, so this equals "bilinear" up to float rounding (about 1e-5 on
                 [-1, 1]): the two assumptions cannot be told apart by the features.
-            "antialias": per frame, `tf.image.resize(method="bilinear", antialias=True)` (a triangle filter widened
-                by the downscaling factor, as PyTorch's `antialias=True`; equals "bilinear" when upscaling).
+            "antialias": per frame, `tf.image.resize(method="bilinear", antialias=True)`: a triangle filter widened
+                by the downscaling factor (the kind of filter PyTorch's `antialias=True` uses; not compared with it
+                bit for bit here); equals "bilinear" when upscaling.
 
     Raises:
         ValueError: an unknown `resize`, or not [N, T, H, W, 3].
