@@ -52,7 +52,6 @@ softmax is computed in float64.
 from __future__ import annotations
 
 import os
-import threading
 import warnings
 
 import keras
@@ -61,6 +60,7 @@ import tensorflow as tf
 
 from svgan_tf.interop.torchscript import read_torchscript_tensors
 from svgan_tf.interop.unpickle import PickleFormatError
+from svgan_tf.metrics.detector_cache import FileCache
 from svgan_tf.metrics.scores import softmax
 
 __all__ = ["CLIP_LENGTH", "INPUT_SIZE", "C3D", "build_c3d", "preprocess", "c3d_probabilities"]
@@ -256,28 +256,20 @@ def preprocess(videos, mean_clip=None):
     return clips
 
 
-_MODELS = {}  # (real path, mtime, size) -> (model, traced probabilities function)
-_LOCK = threading.Lock()
+_MODELS = FileCache("C3D weights file (StyleGAN-V's c3d_ucf101.pt)")
 
 
 def _cached(path):
     """The model of ``path`` and its traced logits function, built on first use."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: no such C3D weights file (StyleGAN-V's c3d_ucf101.pt)")
-    stat = os.stat(path)
-    # The file's identity includes its mtime and size so that weights replaced in place are read again.
-    key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size)
-    with _LOCK:
-        if key not in _MODELS:
-            model = build_c3d(path)
+    def build(path):
+        model = build_c3d(path)
 
-            @tf.function(input_signature=[tf.TensorSpec([None, CLIP_LENGTH, None, None, 3], tf.uint8)])
-            def logits(videos):
-                return model(preprocess(videos, model.mean_clip))
+        @tf.function(input_signature=[tf.TensorSpec([None, CLIP_LENGTH, None, None, 3], tf.uint8)])
+        def logits(videos):
+            return model(preprocess(videos, model.mean_clip))
+        return model, logits
 
-            _MODELS[key] = (model, logits)
-        return _MODELS[key]
+    return _MODELS.get(path, build)
 
 
 def c3d_probabilities(videos, path, batch_size=8):

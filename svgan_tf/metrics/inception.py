@@ -48,7 +48,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import threading
 
 import keras
 import numpy as np
@@ -56,6 +55,7 @@ import tensorflow as tf
 
 from svgan_tf.interop.torchscript import read_torchscript_tensors
 from svgan_tf.interop.unpickle import PickleFormatError
+from svgan_tf.metrics.detector_cache import FileCache
 from svgan_tf.metrics.scores import softmax
 
 __all__ = ["INPUT_SIZE", "FEATURE_DIM", "WEIGHTS_SHA1", "default_weights_path", "load_weights", "ConvBNReLU",
@@ -527,30 +527,22 @@ def preprocess(images):
     return x / 128.0 - 1.0
 
 
-_MODELS = {}  # (real path, mtime, size) -> (model, traced features function)
-_LOCK = threading.Lock()
+_MODELS = FileCache("Inception weights file")
 
 
 def _cached(path):
     """The model of ``path`` (None: the shipped weights) and its traced features function, built on first use."""
-    path = default_weights_path() if path is None else os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: no such Inception weights file")
-    stat = os.stat(path)
-    # The file's identity includes its mtime and size so that weights replaced in place are read again.
-    key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size)
-    with _LOCK:
-        if key not in _MODELS:
-            model = build_inception(path)
+    def build(path):
+        model = build_inception(path)
 
-            # One trace for every batch size and image size: batch, height and width are dynamic; after the
-            # resize every shape is static.
-            @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
-            def features(images):
-                return model(preprocess(images))
+        # One trace for every batch size and image size: batch, height and width are dynamic; after the resize
+        # every shape is static.
+        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
+        def features(images):
+            return model(preprocess(images))
+        return model, features
 
-            _MODELS[key] = (model, features)
-        return _MODELS[key]
+    return _MODELS.get(default_weights_path() if path is None else path, build)
 
 
 def get_model(path=None):
