@@ -118,7 +118,7 @@ def _check_i3d():
         videos = next(protocols.real_batches(source, protocol, FLAGS.seed, 4))
     else:
         videos = np.random.default_rng(FLAGS.seed).integers(0, 256, (2, 16, 256, 256, 3), dtype=np.uint8)
-    lines, ok = i3d.check_torchscript(FLAGS.i3d, videos)
+    lines, ok = i3d.check_torchscript(FLAGS.i3d, videos, resize=FLAGS.i3d_resize)
     for line in lines:
         print(line)
     return 0 if ok else 1

@@ -24,3 +24,15 @@ def test_evaluate_cli(tmp_path):
                           ("--check_i3d", "--check_i3d needs --i3d=PATH")):
         bad = subprocess.run(command[:5] + [flag], capture_output=True, text=True)
         assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+
+
+def test_check_i3d_compares_the_references_file_with_the_port(tmp_path):
+    from svgan_tf.metrics import i3d
+    from tools.torchscript_i3d import write_torchscript_i3d
+
+    path = tmp_path / "i3d_torchscript.pt"
+    write_torchscript_i3d(path, i3d.default_embedding().model)
+    result = subprocess.run([sys.executable, "-m", "svgan_tf.evaluate", "--check_i3d", f"--i3d={path}"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "upsample_trilinear3d -> trilinear" in result.stdout and "file vs shipped, resize antialias" in result.stdout
