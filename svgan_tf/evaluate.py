@@ -71,6 +71,7 @@ def main(argv):
     if not FLAGS.data:
         raise cli.UserError("--data is required.")
     metric_protocols = evaluation.resolve_protocols(FLAGS.metrics, FLAGS.num_fake, FLAGS.num_real)
+    _check_detector_files(metric_protocols)
     run = FLAGS.checkpoint if FLAGS.checkpoint and run_dir.is_run(FLAGS.checkpoint) else None
     mirror = FLAGS.mirror if FLAGS.mirror is not None else (run_dir.read_config(run).mirror if run else False)
     G = evaluation.load_for_metrics(FLAGS.checkpoint) if FLAGS.checkpoint else None
@@ -103,6 +104,17 @@ def main(argv):
         with tf.summary.create_file_writer(run_dir.tensorboard_dir(run)).as_default():
             for name, result in results.items():
                 tf.summary.scalar(f"Metrics/{name}", result.value, step=step)
+
+
+def _check_detector_files(metric_protocols):
+    """Fails before any work when a metric needs a detector file that was not given (or cannot serve it)."""
+    needed = {p.detector: p.name for p in metric_protocols}
+    if "c3d" in needed and not FLAGS.c3d:
+        raise cli.UserError(f"{needed['c3d']} needs the reference's C3D file: --c3d=PATH to c3d_ucf101.pt (none is "
+                            "shipped; it is read as data, torch is not needed).")
+    if "inception_probabilities" in needed:
+        from svgan_tf.metrics import inception
+        inception.classifier_weight(FLAGS.inception)
 
 
 def _check_i3d():

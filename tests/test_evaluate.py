@@ -21,7 +21,9 @@ def test_evaluate_cli(tmp_path):
     assert len(line["runs"]) == 2 and line["std"] > 0 and line["floor"]["value"] > 0
     assert line["mirror"] and not line["mirrored_real"] and (line["num_real"], line["num_fake"]) == (4, 4)
     for flag, message in (("--metrics=fvd16", "unknown metric 'fvd16'"), ("--runs=0", "--runs"),
-                          ("--check_i3d", "--check_i3d needs --i3d=PATH")):
+                          ("--check_i3d", "--check_i3d needs --i3d=PATH"),
+                          ("--metrics=isv2048_ucf", "isv2048_ucf needs the reference's C3D file: --c3d=PATH"),
+                          ("--metrics=is50k", "no `output` classifier layer, which is50k needs: pass --inception")):
         bad = subprocess.run(command[:5] + [flag], capture_output=True, text=True)
         assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
 

