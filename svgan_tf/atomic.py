@@ -20,6 +20,7 @@ writers that stay open across calls (the streaming video writers); `write_bytes`
 """
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -35,6 +36,22 @@ def _remove(path):
 def _refuse_existing(target):
     if os.path.lexists(target):
         raise FileExistsError(f"{target} exists (pass overwrite=True / --overwrite to replace it).")
+
+
+def refuse_inside(target, source, what="--out"):
+    """Refuses an output that is its own input or lies inside it (a conversion would read what it writes).
+
+    Args:
+        target: the output path.
+        source: the input file or directory.
+        what: how the user named the output, for the message.
+
+    Raises:
+        ValueError: `target` is `source` or below it (symbolic links resolved).
+    """
+    target, source = os.path.realpath(target), os.path.realpath(source)
+    if target == source or target.startswith(source.rstrip(os.sep) + os.sep):
+        raise ValueError(f"{what} {target} is inside its own source {source}; write it elsewhere.")
 
 
 class Staging:
@@ -56,6 +73,8 @@ class Staging:
         if not overwrite:
             _refuse_existing(self.target)
         parent = os.path.dirname(self.target)
+        if os.path.lexists(parent) and not os.path.isdir(parent):  # makedirs would say "File exists"
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), parent)
         os.makedirs(parent, exist_ok=True)
         self.path = os.path.join(parent, f".{os.path.basename(self.target)}.{os.getpid()}.partial")
         _remove(self.path)
@@ -104,6 +123,10 @@ def staged_path(target, directory=False, overwrite=True):
     try:
         yield staging.path
         staging.publish()
+    except OSError as error:
+        if error.filename is None and error.errno is not None:  # a failed write (full disk): name its output
+            raise type(error)(error.errno, error.strerror, staging.target) from error
+        raise
     finally:
         staging.discard()
 

@@ -12,10 +12,12 @@
 """
 
 import contextlib
+import math
 import os
 import runpy
 import sys
 import tempfile
+import zipfile
 
 from absl import app, flags
 
@@ -103,9 +105,37 @@ def run(main):
         except (UserError, ValueError, OSError) as error:
             if os.environ.get("SVGAN_TF_VERBOSE"):
                 raise
-            fail(str(error))
+            fail(_describe(error))
 
     app.run(guarded, flags_parser=_parse_flags)
+
+
+def _describe(error):
+    """The message of a user error; an OSError from a write (full disk, read-only place) names its file."""
+    if isinstance(error, OSError) and error.strerror and error.filename is not None:
+        return f"{error.filename}: {error.strerror}."
+    return str(error)
+
+
+def load_generator(path, flag="--checkpoint"):
+    """The float32 generator of a checkpoint, run or `.npz` export given with `flag`, or a UserError naming both.
+
+    An `.npz` export's declared architecture is checked against its stored weights before the network is
+    built (`svgan_tf.interop.reference.check_npz_export`); a missing, corrupt or foreign file is the user's input,
+    not a bug, so every way loading it fails becomes one line.
+    """
+    import tensorflow as tf
+
+    from svgan_tf.interop import reference
+    from svgan_tf.training import run_dir
+
+    try:
+        if path.endswith(".npz"):
+            reference.check_npz_export(path)
+        return run_dir.load_generator(path, num_fp16_res=0)  # float32 inference on any device
+    except (OSError, ValueError, KeyError, TypeError, AssertionError, zipfile.BadZipFile, tf.errors.OpError) as error:
+        message = str(error) if path in str(error) else f"{path}: cannot load a generator: {error}"
+        raise UserError(f"{flag}: {message}") from None
 
 
 def _parse_flags(argv):
@@ -156,6 +186,40 @@ def define_timing_flags(time_offset=True):
         flags.DEFINE_float("time_offset", 0.0, "Time of the first frame, in frames (real, >= 0): continues a video.",
                            module_name=module)
     flags.DEFINE_integer("class_idx", None, "Class of a conditional model.", module_name=module)
+
+
+def video_frames(num_frames, seconds, fps, default_seconds):
+    """The frame count of --num_frames or --seconds at --fps, or a UserError naming the flag out of range.
+
+    Args:
+        num_frames: --num_frames (None: from seconds).
+        seconds: --seconds (None: `default_seconds`).
+        fps: --fps.
+        default_seconds: the length when neither is given.
+    """
+    if not (math.isfinite(fps) and fps > 0):
+        raise UserError(f"--fps: must be > 0, got {fps}.")
+    if num_frames is not None and seconds is not None:
+        raise UserError("--num_frames and --seconds: give one of them, not both.")
+    if num_frames is not None:
+        if num_frames < 1:
+            raise UserError(f"--num_frames: must be >= 1, got {num_frames}.")
+        return num_frames
+    seconds = default_seconds if seconds is None else seconds
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise UserError(f"--seconds: must be > 0, got {seconds}.")
+    return max(1, round(seconds * fps))
+
+
+def check_timing(time_offset, time_step):
+    """--time_offset (finite, >= 0) and --time_step (finite, > 0), or a UserError naming the flag."""
+    for flag, value in (("--time_offset", time_offset), ("--time_step", time_step)):
+        if not math.isfinite(value):
+            raise UserError(f"{flag}: must be finite, got {value}.")
+    if time_offset < 0:
+        raise UserError(f"--time_offset: must be >= 0 (times start at 0), got {time_offset}.")
+    if time_step <= 0:
+        raise UserError(f"--time_step: must be > 0, got {time_step}.")
 
 
 def run_module(module):

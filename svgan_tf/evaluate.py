@@ -35,7 +35,8 @@ from svgan_tf.training import run_dir
 
 # Not required: --real_vs_real and --check_i3d need no checkpoint.
 cli.define_checkpoint_flag("Training run directory, checkpoint prefix, G_ema-reference-*.npz, or an exported "
-                           "SavedModel version directory (MODEL/<version>).", required=False)
+                           "SavedModel version directory (MODEL/<version>). Loading a SavedModel runs its "
+                           "graph (TensorFlow code): pass only SavedModels you trust.", required=False)
 flags.DEFINE_string("data", None, "Dataset (folder, zip, TFRecord directory, or demo).")
 flags.DEFINE_list("metrics", ["fvd2048_16f"], f"Metrics: {', '.join(protocols.PROTOCOLS)}.")
 flags.DEFINE_bool("real_vs_real", False, "Compare two halves of the dataset instead of a generator.")

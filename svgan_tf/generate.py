@@ -41,16 +41,13 @@ exit with status 2; Ctrl-C discards the video in progress (finished videos are k
 import math
 import os
 import sys
-import zipfile
 
-import tensorflow as tf
 from absl import flags
 
 from svgan_tf import cli, generation
 from svgan_tf.data.video import check_mp4_support
 from svgan_tf.latents import parse_seeds
 from svgan_tf.training import summaries
-from svgan_tf.training.run_dir import load_generator
 
 cli.define_checkpoint_flag("Training run directory (newest checkpoint), checkpoint prefix, or G_ema-reference-*.npz "
                            "(with its .json).")
@@ -71,21 +68,6 @@ cli.define_overwrite_flag()
 FLAGS = flags.FLAGS
 
 
-def _num_frames(num_frames, seconds, fps):
-    if not (math.isfinite(fps) and fps > 0):
-        raise cli.UserError(f"--fps: must be > 0, got {fps}.")
-    if num_frames is not None and seconds is not None:
-        raise cli.UserError("--num_frames and --seconds: give one of them, not both.")
-    if num_frames is not None:
-        if num_frames < 1:
-            raise cli.UserError(f"--num_frames: must be >= 1, got {num_frames}.")
-        return num_frames
-    seconds = 5.0 if seconds is None else seconds
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise cli.UserError(f"--seconds: must be > 0, got {seconds}.")
-    return max(1, round(seconds * fps))
-
-
 def _seeds(text, flag):
     try:
         return parse_seeds(text, flag)
@@ -101,17 +83,13 @@ def _plan():
         raise cli.UserError("--out: required (output directory).")
     if os.path.exists(FLAGS.out) and not os.path.isdir(FLAGS.out):
         raise cli.UserError(f"--out: {FLAGS.out} exists and is not a directory.")
-    num_frames = _num_frames(FLAGS.num_frames, FLAGS.seconds, FLAGS.fps)
+    num_frames = cli.video_frames(FLAGS.num_frames, FLAGS.seconds, FLAGS.fps, default_seconds=5.0)
     seeds = _seeds(FLAGS.seeds, "--seeds")
     if FLAGS.motion_seeds is not None and not FLAGS.grid:
         raise cli.UserError("--motion_seeds: only with --grid.")
-    for flag in ("time_offset", "time_step", "truncation_psi"):
-        if not math.isfinite(getattr(FLAGS, flag)):
-            raise cli.UserError(f"--{flag}: must be finite, got {getattr(FLAGS, flag)}.")
-    if FLAGS.time_offset < 0:
-        raise cli.UserError(f"--time_offset: must be >= 0 (times start at 0), got {FLAGS.time_offset}.")
-    if FLAGS.time_step <= 0:
-        raise cli.UserError(f"--time_step: must be > 0, got {FLAGS.time_step}.")
+    if not math.isfinite(FLAGS.truncation_psi):
+        raise cli.UserError(f"--truncation_psi: must be finite, got {FLAGS.truncation_psi}.")
+    cli.check_timing(FLAGS.time_offset, FLAGS.time_step)
     last = FLAGS.time_offset + (num_frames - 1) * FLAGS.time_step
     if last >= generation.MAX_TIME:
         raise cli.UserError(f"--time_offset / --num_frames: the last frame would be at t = {last:.0f}, beyond "
@@ -135,20 +113,10 @@ def _plan():
     return num_frames, jobs
 
 
-def _load(path):
-    """The generator at `path` (float32), or a UserError naming the file."""
-    try:
-        return load_generator(path, num_fp16_res=0)  # float32 inference on any device
-    except (OSError, ValueError, KeyError, AssertionError, zipfile.BadZipFile, tf.errors.OpError) as error:
-        # A broken or foreign file is the user's input, not a bug: one line, no traceback.
-        message = str(error) if path in str(error) else f"{path}: cannot load a generator: {error}"
-        raise cli.UserError(f"--checkpoint: {message}") from None
-
-
 def main(argv):
     del argv  # cli.run has rejected positional arguments
     num_frames, jobs = _plan()
-    G = _load(FLAGS.checkpoint)
+    G = cli.load_generator(FLAGS.checkpoint)
     generation.class_label(G, FLAGS.class_idx)
     options = {}
     if FLAGS.format == "mp4":

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from svgan_tf import atomic
 from svgan_tf.data import demo, pipeline, sources, tfrecord
+from svgan_tf.interop import bounded
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".webm", ".mov", ".mkv")
 FORMATS = ("auto", "tfrecord", "folder", "zip")
@@ -212,7 +213,8 @@ def _frame_file_bytes(files, frames, source_fps=None, select=None):
         yield from _materialize(items, lambda name: (f"{files.path}/{name}", files.read(name)))
         return
     with zipfile.ZipFile(files.path) as archive:
-        yield from _materialize(items, lambda name: (f"{files.path}/{name}", archive.read(name)))
+        yield from _materialize(items, lambda name: (f"{files.path}/{name}",
+                                                     bounded.read_member(archive, name, files.path)))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -246,6 +248,7 @@ def encode_frame(frame, resolution, image_format="jpeg", quality=95):
     """
     if isinstance(frame, tuple):
         name, encoded = frame
+        bounded.check_image_header(name, encoded)
         try:
             image = tf.io.decode_image(encoded, channels=3, expand_animations=False).numpy()
         except tf.errors.InvalidArgumentError as e:
@@ -384,6 +387,8 @@ def make_dataset(source, out, resolution, chunk_frames=0, max_videos=None, min_f
     out_format = _resolve_format(out, out_format)
     if os.path.lexists(out) and not overwrite:
         raise FileExistsError(f"--out {out} exists (pass --overwrite to replace it)")
+    if os.path.exists(source):  # not "demo[:SEED]"
+        atomic.refuse_inside(out, source)
     select = dict(fps=fps, source_fps=source_fps, skip_frames=skip_frames, max_frames=max_frames)
     with atomic.staged_path(out, directory=out_format != "zip", overwrite=overwrite) as staging:
         if out_format == "tfrecord":

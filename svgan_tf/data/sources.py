@@ -14,7 +14,6 @@ The synthetic dataset is `svgan_tf.data.demo`; `svgan_tf.data.pipeline.open_sour
 """
 
 import dataclasses
-import json
 import os
 import threading
 import zipfile
@@ -24,9 +23,12 @@ import tensorflow as tf
 from absl import logging
 
 from svgan_tf.data import sampling as sampling_lib
+from svgan_tf.interop import bounded
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 LABELS_FILE = "dataset.json"
+# Classes of integer labels, or length of label vectors: far above any dataset's, far below exhausting memory.
+MAX_LABEL_DIM = 4096
 # First bytes of the image formats tf.io.decode_image understands (PNG, JPEG, GIF, BMP).
 _IMAGE_MAGIC = (b"\x89P", b"\xff\xd8", b"GI", b"BM")
 
@@ -172,23 +174,38 @@ class FrameFiles:
         files = cls(path, videos, np.zeros([len(videos), 0], np.float32))
         labels_name = next((n for n in (root + LABELS_FILE, LABELS_FILE) if n in names), None)
         if use_labels and labels_name is not None:
-            raw = json.loads(files.read(labels_name)).get("labels")
+            raw = bounded.parse_json(files.read(labels_name, bounded.MAX_JSON_BYTES), f"{path}/{labels_name}")
+            if not isinstance(raw, dict):
+                raise ValueError(f"{path}/{labels_name}: expected a JSON object with \"labels\", got "
+                                 f"{type(raw).__name__}")
+            raw = raw.get("labels")
             if raw is not None:
                 files = dataclasses.replace(files, labels=_video_labels(path, labels_name, raw, root, videos))
         return files
 
-    def read(self, name):
-        """Bytes of one file (one-off reads; the training pipeline keeps the zip open)."""
+    def read(self, name, limit=bounded.MAX_MEMBER_BYTES):
+        """Bytes of one file (one-off reads; the training pipeline keeps the zip open), at most `limit` of them.
+
+        Raises:
+            ValueError: the file is larger than `limit` (checked before it is read).
+        """
         if os.path.isdir(self.path):
             with open(os.path.join(self.path, name), "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                if size > limit:
+                    raise ValueError(f"{self.path}/{name}: {size:,} bytes, more than the {limit:,} allowed.")
                 return f.read()
         with zipfile.ZipFile(self.path) as archive:
-            return archive.read(name)
+            return bounded.read_member(archive, name, self.path, limit)
 
 
 def _group_frames(path, names):
     """Groups image files by video directory; returns (root prefix, videos) (see FrameFiles)."""
     images = [n for n in names if is_image_file(n)]
+    unsafe = next((n for n in names if _unsafe_member(n)), None)
+    if unsafe is not None:
+        raise ValueError(f"{path}: member name {unsafe!r} is not a plain relative path (.., an empty part, a drive "
+                         "or a leading /)")
     if not images:
         raise ValueError(f"{path}: no image files ({'/'.join(IMAGE_EXTENSIONS)}) found")
     depths = {n.count("/") for n in images}
@@ -209,10 +226,36 @@ def _group_frames(path, names):
     return root, tuple((v, tuple(frames)) for v, frames in sorted(videos.items()))
 
 
+def _unsafe_member(name):
+    """Whether an archive member name could step outside the folder it is written to (a video is named after it)."""
+    parts = name.split("/")
+    return name.startswith("/") or "\\" in name or ":" in parts[0] or any(p in ("", ".", "..") for p in parts[:-1])
+
+
+def _label_dim(label):
+    """Label dimensions an SG2-ADA label needs (an integer class: classes up to it; a number or a flat list of
+    numbers: its length), or None for anything else (bools are not numbers)."""
+    def number(x):
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+    if number(label):
+        return label + 1 if isinstance(label, int) else 1
+    return len(label) if isinstance(label, list) and all(map(number, label)) else None
+
+
 def _video_labels(path, labels_name, raw, root, videos):
     """Per-video float32 labels from SG2-ADA frame labels; integers become one-hot vectors."""
+    where = f"{path}/{labels_name}"
+    if not isinstance(raw, list):
+        raise ValueError(f"{where}: \"labels\" must be a list of [frame path, label] pairs, got {type(raw).__name__}")
     per_video = {}
-    for frame_path, label in raw:
+    for pair in raw:
+        if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)
+                and _label_dim(pair[1]) is not None):
+            raise ValueError(f"{where}: expected [frame path, integer or list of numbers], got {str(pair)[:80]}")
+        frame_path, label = pair
+        if _label_dim(label) > MAX_LABEL_DIM:
+            raise ValueError(f"{where}: label {str(label)[:40]} of {frame_path!r} needs more than the "
+                             f"{MAX_LABEL_DIM} label dimensions allowed")
         frame_path = frame_path.replace("\\", "/")
         frame_path = frame_path[len(root):] if root and frame_path.startswith(root) else frame_path
         video = frame_path.rsplit("/", 1)[0] if "/" in frame_path else ""
@@ -222,6 +265,8 @@ def _video_labels(path, labels_name, raw, root, videos):
     missing = [v for v, _ in videos if v not in per_video]
     if missing:
         raise ValueError(f"{path}/{labels_name}: no label for video {missing[0]!r} ({len(missing)} videos unlabelled)")
+    if len({_label_dim(per_video[v]) if isinstance(per_video[v], list) else -1 for v, _ in videos}) > 1:
+        raise ValueError(f"{where}: labels of different kinds or lengths")
     labels = np.array([per_video[v] for v, _ in videos])
     if np.issubdtype(labels.dtype, np.integer) and labels.ndim == 1:
         if labels.min() < 0:
@@ -234,6 +279,7 @@ def _video_labels(path, labels_name, raw, root, videos):
 
 def _image_size(name, data):
     """(width, height) of an encoded image, with an error naming the file when it cannot be decoded."""
+    bounded.check_image_header(name, data)
     try:
         height, width, _ = tf.io.decode_image(data, channels=3, expand_animations=False).shape
     except tf.errors.InvalidArgumentError as e:

@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from svgan_tf.data import sampling as sampling_lib
 from svgan_tf.data import sources
+from svgan_tf.interop import bounded
 
 TFRECORD_INDEX = "index.json"
 TFRECORD_FORMAT = "svgan-tfrecord-frames"
@@ -120,11 +121,11 @@ class TFRecordSource(sources.EncodedFrameSource):
 
     def __init__(self, path, resolution=None, sampling=sampling_lib.SamplingConfig(), use_labels=True):
         """Opens a directory holding `index.json` and its shards (see sources.FolderSource for the arguments)."""
-        with open(os.path.join(path, TFRECORD_INDEX)) as f:
-            meta = json.load(f)
-        if meta.get("format") != TFRECORD_FORMAT:
-            raise ValueError(f"{path}/{TFRECORD_INDEX}: not an svgan TFRecord index (format "
-                             f"{meta.get('format')!r}, expected {TFRECORD_FORMAT!r})")
+        meta = bounded.read_json(os.path.join(path, TFRECORD_INDEX))
+        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        if found != TFRECORD_FORMAT:
+            raise ValueError(f"{path}/{TFRECORD_INDEX}: not an svgan TFRecord index (format {found!r}, expected "
+                             f"{TFRECORD_FORMAT!r})")
         videos = meta["videos"]
         lengths = np.array([len(v["sizes"]) for v in videos], np.int64)
         keep = sources.keep_long_videos(path, lengths, sampling)

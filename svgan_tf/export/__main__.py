@@ -24,7 +24,6 @@ from absl import flags
 from svgan_tf import cli
 from svgan_tf.export import onnx as onnx_export
 from svgan_tf.export import savedmodel, tflite
-from svgan_tf.training.run_dir import load_generator
 
 cli.define_checkpoint_flag()
 cli.define_out_flag("Where to write: the model directory, whose subdirectories are the versions (savedmodel); the "
@@ -76,7 +75,7 @@ def main(argv, export_format):
     for flag, owner in FORMAT_FLAGS.items():
         if FLAGS[flag].present and export_format != owner:
             raise cli.UserError(f"--{flag}: only {owner} exports take it, not {export_format}.")
-    print(EXPORTS[export_format](load_generator(FLAGS.checkpoint, num_fp16_res=0)))
+    print(EXPORTS[export_format](cli.load_generator(FLAGS.checkpoint)))
 
 
 if __name__ == "__main__":

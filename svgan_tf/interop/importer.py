@@ -146,6 +146,8 @@ def import_snapshot(pkl_path, out_dir, progress=None):
         if snapshot[name].init_args:
             raise PickleFormatError(f"{pkl_path}: {name} has positional constructor arguments "
                                     f"{snapshot[name].init_args!r}; expected keywords only.")
+    reference.check_generator_kwargs(reference.generator_kwargs(snapshot["G"].init_kwargs), pkl_path,
+                                     sum(array.size for array in snapshot["G"].state_dict.values()))
     cfg = training_config(snapshot["G"].init_kwargs, snapshot["D"].init_kwargs,
                           snapshot.get("training_set_kwargs") or {}, out_dir)
     weights = {name: snapshot[name].state_dict for name in ("G", "D", "G_ema")}
@@ -163,6 +165,7 @@ def import_npz(npz_path, out_dir, seed=0):
     Returns:
         The `svgan_tf.training.loop.Training` built (G and G_ema hold the weights).
     """
+    reference.check_npz_export(npz_path)
     G = run_dir.load_generator(npz_path)
     kwargs = G.get_config()
     cfg = config.TrainConfig(

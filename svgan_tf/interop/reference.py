@@ -28,13 +28,16 @@ Name correspondences (ours -> reference), for a generator G and a discriminator 
 * D.time_encoder.const_embed, .fourier_coefs -> time_encoder.const_embed.weight, time_encoder.time_encoder.fourier_coefs
 """
 
+import inspect
+import math
 import os
 
 import numpy as np
 
 from svgan_tf import atomic
+from svgan_tf.interop import bounded
 from svgan_tf.networks.discriminator import Discriminator
-from svgan_tf.networks.generator import Generator
+from svgan_tf.networks.generator import Generator, channels_per_resolution
 from svgan_tf.networks.layers import resample_filter_2d
 
 _TO_REFERENCE = {
@@ -131,6 +134,71 @@ def discriminator_kwargs(D_kwargs):
         mapping_layers=mapping.get("num_layers", 8), mapping_kwargs=_mapping_extras(mapping),
         max_num_frames=sampling["max_num_frames"], skip_small_t_freqs=cfg.get("skip_small_t_freqs", 0),
         dummy_c=cfg.get("dummy_c", False), cmap_dim=D_kwargs.get("cmap_dim"))
+
+
+# Bounds on the integer Generator arguments a file may declare (checked before a network is built): far above the
+# published models (img_resolution 1024, 512 channels, 1024 frames), far below exhausting a machine's memory.
+_GENERATOR_INT_LIMITS = dict(
+    z_dim=1 << 14, c_dim=1 << 14, w_dim=1 << 14, img_channels=4, mapping_layers=64, channel_base=1 << 24,
+    channel_max=1 << 14, num_fp16_res=16, motion_z_dim=1 << 14, motion_v_dim=1 << 14, motion_kernel_size=1 << 10,
+    motion_z_distance=1 << 14, time_enc_dim=1 << 14, min_period_len=1 << 30, max_period_len=1 << 30,
+    max_num_frames=1 << 30)
+_MAX_RESOLUTION = 1 << 14
+
+
+def check_generator_kwargs(kwargs, source, stored_parameters):
+    """Checks Generator arguments read from a file before a network is built from them.
+
+    Each integer argument must lie within sane bounds, and the architecture must fit the weights the file
+    stores: a Generator has at least one 3x3 convolution per resolution, so an architecture whose convolutions
+    alone need more parameters than `stored_parameters` cannot be what the file holds, and is refused before
+    its variables are allocated.
+
+    Args:
+        kwargs: the declared `Generator` arguments (missing ones take the Generator's defaults).
+        source: the file, for messages.
+        stored_parameters: the number of weight values the file holds.
+
+    Raises:
+        ValueError: naming `source` and the argument.
+    """
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"{source}: Generator arguments must be a JSON object, got {type(kwargs).__name__}.")
+    defaults = {name: p.default for name, p in inspect.signature(Generator.__init__).parameters.items()}
+    args = {**defaults, **kwargs}
+    resolution = args["img_resolution"]
+    if not (_is_int(resolution) and 4 <= resolution <= _MAX_RESOLUTION and resolution & (resolution - 1) == 0):
+        raise ValueError(f"{source}: img_resolution must be a power of two in [4, {_MAX_RESOLUTION}], "
+                         f"got {resolution!r}.")
+    for name, limit in _GENERATOR_INT_LIMITS.items():
+        if not (_is_int(args[name]) and 0 <= args[name] <= limit):
+            raise ValueError(f"{source}: {name} must be an integer in [0, {limit}], got {args[name]!r}.")
+    resolutions = [2 ** i for i in range(2, int(math.log2(resolution)) + 1)]
+    channels = channels_per_resolution(resolutions, args["channel_base"], args["channel_max"])
+    needed = sum(9 * c * c for c in channels.values())
+    if needed > stored_parameters:
+        raise ValueError(f"{source}: the declared architecture needs at least {needed:,} weights, but the file "
+                         f"holds {stored_parameters:,}.")
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_npz_export(path):
+    """Checks a `G_ema-reference-*.npz` and its `.json` of Generator arguments before a network is built.
+
+    Raises:
+        FileNotFoundError: either file is missing.
+        ValueError: the arguments are out of bounds or do not fit the stored weights (see
+            `check_generator_kwargs`), or the `.npz` declares more than it holds.
+    """
+    sidecar = path[:-len(".npz")] + ".json"
+    for file in (path, sidecar):
+        if not os.path.isfile(file):
+            raise FileNotFoundError(f"{path}: {file} is missing.")
+    stored = sum(array.size for array in bounded.load_npz(path).values())
+    check_generator_kwargs(bounded.read_json(sidecar), sidecar, stored)
 
 
 def build_generator(G_kwargs, **overrides):
@@ -274,8 +342,7 @@ def load_reference_weights(model, params, source="reference parameters"):
 
 def load_reference_npz(model, path):
     """Loads a reference-named `.npz` (e.g. a fixture's params_G.npz) into `model`."""
-    with np.load(path) as params:
-        load_reference_weights(model, dict(params), source=str(path))
+    load_reference_weights(model, bounded.load_npz(path), source=str(path))
 
 
 def save_reference_npz(model, path):
