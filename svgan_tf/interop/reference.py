@@ -194,9 +194,10 @@ def check_npz_export(path):
             `check_generator_kwargs`), or the `.npz` declares more than it holds.
     """
     sidecar = path[:-len(".npz")] + ".json"
-    for file in (path, sidecar):
-        if not os.path.isfile(file):
-            raise FileNotFoundError(f"{path}: {file} is missing.")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such file.")
+    if not os.path.isfile(sidecar):
+        raise FileNotFoundError(f"{path}: the Generator arguments {sidecar} are missing.")
     stored = sum(array.size for array in bounded.load_npz(path).values())
     check_generator_kwargs(bounded.read_json(sidecar), sidecar, stored)
 
