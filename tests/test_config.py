@@ -1,6 +1,7 @@
 """Flags -> TrainConfig: reference defaults, automatic values, validation errors naming the flag."""
 
 import dataclasses
+import math
 import pathlib
 import subprocess
 import sys
@@ -32,17 +33,56 @@ def test_reference_automatic_values():
     assert config.kimg_to_steps(25000, 64, 3) == 130209
 
 
+_MBSTD = (": D's minibatch-std groups must split each replica's batch evenly (as in the reference); change --batch "
+          "or --mbstd_group_size")
+
+
 @pytest.mark.parametrize("changes,message", [
-    (dict(batch=-4), "--batch must be positive"),
-    (dict(batch=6), "not divisible by the 4 replicas"),
-    (dict(max_dist=1), "--max_dist=1"),
-    (dict(aug_p=2.0), "--aug_p"),
-    (dict(cond=True), "--cond needs a dataset with labels"),
-    (dict(concat_res=64), "--concat_res=64"),
+    (dict(batch=-4), "--batch must be positive, got -4"),
+    (dict(batch=6), "--batch=6 is not divisible by the 4 replicas"),
+    (dict(max_dist=1), "--max_dist=1 is shorter than num_frames - 1 = 2; --total_dists has no span within "
+                       "[num_frames - 1, max_dist]"),
+    (dict(aug_p=2.0), "--aug_p must be in [0, 1], got 2.0"),
+    (dict(cond=True), "--cond needs a dataset with labels (dataset.json), but this one has none"),
+    (dict(concat_res=64), "--concat_res=64 must be a discriminator resolution in [8, 32]"),
+    (dict(lr=math.nan), "--lr must be finite, got nan"),
+    (dict(eps=math.nan), "--eps must be finite, got nan"),
+    (dict(betas=(0.0, math.inf)), "--betas must be finite, got (0.0, inf)"),
+    (dict(r1_gamma=-math.inf), "--r1_gamma must be finite, got -inf"),
+    (dict(lr=0.0), "--lr must be positive, or -1 (auto), got 0.0"),
+    (dict(eps=0.0), "--eps must be positive, got 0.0"),
+    (dict(kimg=-1.0), "--kimg must be positive, got -1.0"),
+    (dict(ema_kimg=0.0), "--ema_kimg must be positive, or -1 (auto), got 0.0"),
+    (dict(w_dim=0), "--w_dim must be positive, got 0"),
+    (dict(channel_max=0), "--channel_max must be positive, got 0"),
+    (dict(motion_kernel_size=0), "--motion_kernel_size must be positive, got 0"),
+    (dict(max_period_len=8), "--max_period_len must be >= --min_period_len=16, got 8"),
+    (dict(ada_interval=0), "--ada_interval must be >= 1 with --aug=ada, got 0"),
+    (dict(batch=24, mbstd_group_size=4), "--mbstd_group_size=4 (a group of 4) does not divide the 6 clips per "
+                                         "replica of --batch=24" + _MBSTD),
+    (dict(batch=24), "--mbstd_group_size=-1 (a group of 4) does not divide the 6 clips per replica of --batch=24"
+                     + _MBSTD),
 ])
 def test_validation_names_the_flag(changes, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError) as error:
         config.TrainConfig(data="demo", **changes).resolve(64, num_replicas=4)
+    assert str(error.value) == f"invalid training configuration: {message}."
+
+
+def test_every_error_is_listed_on_one_line():
+    with pytest.raises(ValueError) as error:
+        config.TrainConfig(data="demo", lr=math.nan, z_dim=0, aug_p=-1.0).resolve(64)
+    assert str(error.value) == ("invalid training configuration: --lr must be finite, got nan; --z_dim must be "
+                                "positive, got 0; --aug_p must be in [0, 1], got -1.0.")
+
+
+def test_absurd_flag_is_refused_by_the_command_before_any_work(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "svgan_tf.train", "--data=demo", f"--outdir={tmp_path / 'run'}",
+                             "--lr=nan"], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == "svgan_tf.train: error: invalid training configuration: --lr must be " \
+                                             "finite, got nan."
+    assert not (tmp_path / "run").exists()
 
 
 def test_from_flags_reads_flagfiles_and_checks_data():

@@ -98,29 +98,43 @@ class TrainConfig:
     num_replicas: int = 1
 
     def resolve(self, resolution, c_dim=0, num_replicas=1):
-        """The config with every automatic value filled in, validated; raises ValueError naming the flag."""
+        """The config with every automatic value filled in, validated.
+
+        Raises:
+            ValueError: one line listing every invalid value, each naming its flag (non-finite floats,
+                values out of range, a batch the replicas or the minibatch-std groups cannot split).
+        """
         errors = []
+        nonfinite = [f.name for f in dataclasses.fields(self) if not _finite(getattr(self, f.name))]
+        errors += [f"--{name} must be finite, got {getattr(self, name)}" for name in nonfinite]
+
+        def require(name, valid, requirement):
+            value = getattr(self, name)
+            if name not in nonfinite and not valid(value):
+                errors.append(f"--{name} must be {requirement}, got {value}")
+
+        for name, (valid, requirement) in _RANGES.items():
+            require(name, valid, requirement)
+        if self.aug == "ada":
+            require("ada_interval", lambda v: v >= 1, ">= 1 with --aug=ada")
+        require("max_period_len", lambda v: v >= self.min_period_len, f">= --min_period_len={self.min_period_len}")
         if resolution < 8 or resolution & (resolution - 1):
             errors.append(f"dataset resolution {resolution} is not a power of two >= 8")
-        if self.batch <= 0:
-            errors.append(f"--batch must be positive, got {self.batch}")
-        elif self.batch % num_replicas:
+        if self.batch > 0 and self.batch % num_replicas:
             errors.append(f"--batch={self.batch} is not divisible by the {num_replicas} replicas")
-        if self.num_frames < 1:
-            errors.append(f"--num_frames must be >= 1, got {self.num_frames}")
+        elif self.batch > 0 and _positive_or_auto(self.mbstd_group_size):
+            per_replica = self.batch // num_replicas
+            group = min(self.mbstd_group_size if self.mbstd_group_size > 0 else 4, per_replica)
+            if per_replica % group:
+                errors.append(
+                    f"--mbstd_group_size={self.mbstd_group_size} (a group of {group}) does not divide the "
+                    f"{per_replica} clips per replica of --batch={self.batch}: D's minibatch-std groups must split "
+                    "each replica's batch evenly (as in the reference); change --batch or --mbstd_group_size")
         if self.max_dist < self.num_frames - 1:
             errors.append(f"--max_dist={self.max_dist} is shorter than num_frames - 1 = {self.num_frames - 1}")
         if not any(self.num_frames - 1 <= d <= self.max_dist for d in self.total_dists):
             errors.append("--total_dists has no span within [num_frames - 1, max_dist]")
-        if self.kimg <= 0 or self.tick_kimg <= 0 or self.snapshot_kimg <= 0:
-            errors.append("--kimg, --tick_kimg and --snapshot_kimg must be positive")
-        for name in ("r1_interval", "g_reg_interval", "ada_interval"):
-            if getattr(self, name) < 0:
-                errors.append(f"--{name} must be >= 0, got {getattr(self, name)}")
-        if not 0.0 <= self.aug_p <= 1.0:
-            errors.append(f"--aug_p must be in [0, 1], got {self.aug_p}")
-        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
-            errors.append(f"--betas must be two values in [0, 1), got {self.betas}")
+        require("betas", lambda v: len(v) == 2 and all(0.0 <= b < 1.0 for b in v), "two values in [0, 1)")
         if self.cond and c_dim == 0:
             errors.append("--cond needs a dataset with labels (dataset.json), but this one has none")
         if not 8 <= self.concat_res < max(resolution, 9):
@@ -135,7 +149,7 @@ class TrainConfig:
                               "with its classifier, or the reference's C3D): compute it after training with "
                               "svgan-evaluate --inception=PATH / --c3d=PATH")
         if errors:
-            raise ValueError("Invalid training configuration:\n  " + "\n  ".join(errors))
+            raise ValueError("invalid training configuration: " + "; ".join(errors) + ".")
         batch_per_replica = self.batch // num_replicas
         return dataclasses.replace(
             self, resolution=resolution, c_dim=c_dim if self.cond else 0, num_replicas=num_replicas,
@@ -207,6 +221,35 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training config fields: {', '.join(unknown)}.")
         return cls(**{name: _tuples(value) for name, value in values.items()})
+
+
+def _finite(value):
+    """Whether every float of a field value (a number or a tuple of them) is finite."""
+    values = value if isinstance(value, tuple) else (value,)
+    return all(math.isfinite(v) for v in values if isinstance(v, float))
+
+
+def _positive(value):
+    return value > 0
+
+
+def _positive_or_auto(value):
+    return value > 0 or value == -1
+
+
+# Valid values of the fields `resolve` checks one by one, with the requirement its error states.
+_RANGES = {
+    **{name: (_positive, "positive") for name in (
+        "batch", "num_frames", "max_num_frames", "z_dim", "w_dim", "mapping_layers", "channel_max", "motion_z_dim",
+        "motion_v_dim", "motion_kernel_size", "time_enc_dim", "min_period_len", "d_mapping_layers", "eps", "ada_kimg",
+        "kimg", "tick_kimg", "snapshot_kimg", "keep_checkpoints")},
+    **{name: (_positive_or_auto, "positive, or -1 (auto)") for name in (
+        "channel_base", "mbstd_group_size", "lr", "ema_kimg")},
+    "r1_gamma": (lambda v: v >= 0 or v == -1, ">= 0, or -1 (auto)"),
+    **{name: (lambda v: v >= 0, ">= 0") for name in (
+        "num_fp16_res", "r1_interval", "g_reg_interval", "ada_interval", "metrics_every_kimg", "metrics_num_fake")},
+    **{name: (lambda v: 0.0 <= v <= 1.0, "in [0, 1]") for name in ("aug_p", "ada_target")},
+}
 
 
 def _tuples(value):

@@ -16,6 +16,11 @@ One readable loop (the StyleGAN2-ADA recipe, SPEC.md section 4), commented phase
    statistics once per tick.
 5. Maintenance per tick (`tick_kimg`): console line and TensorBoard scalars; per snapshot
    (`snapshot_kimg`): checkpoint, sample grid image and animated grid, G_ema in reference format.
+   Before any of it the host reads whether a loss or weight has become non-finite (recorded on the device
+   by every step): a diverged run stops with `Diverged` and writes nothing more.
+6. Preemption: SIGTERM or SIGINT ends the run after the current step with a checkpoint of that step
+   (`Preempted`); under MultiWorkerMirroredStrategy TensorFlow's `PreemptionCheckpointHandler` agrees on
+   that step across the workers.
 
 All randomness is stateless and keyed by (seed, step, phase, replica): together with the index-based data
 this makes a resumed run continue exactly as if it had not stopped.
@@ -26,7 +31,9 @@ import functools
 import json
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
 
 import keras
@@ -34,7 +41,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from svgan_tf import atomic
+from svgan_tf import atomic, cli
 from svgan_tf.data import pipeline, video
 from svgan_tf.data import sampling as sampling_lib
 from svgan_tf.metrics import evaluation
@@ -73,6 +80,8 @@ class Training:
     ada_p: tf.Variable
     ada_stats: tf.Variable  # sum of sign(D(real)) and count since the last ADA adjustment
     tick_stats: tf.Variable  # [len(TICK_STATS), 2]: sum and count of each statistic since the host last read it
+    nonfinite_step: tf.Variable  # the first step whose losses or weights were not all finite; -1: none yet
+    nonfinite_stats: tf.Variable  # that step's statistics: tick_stats rows, then (non-finite, all) weights per NETWORKS
 
     def checkpoint(self):
         """The training state as a checkpoint of the run (`run_dir.CHECKPOINT_KEYS`)."""
@@ -82,6 +91,8 @@ class Training:
 # What the progress line and TensorBoard show: reference statistic names, averaged over a tick.
 TICK_STATS = ("Loss/G/loss", "Loss/D/loss", "Loss/r1_penalty", "Loss/scores/fake", "Loss/scores/real",
               "Loss/signs/real")
+# The networks whose weights every step checks for non-finite values.
+NETWORKS = ("G", "D", "G_ema")
 
 
 def build_training(cfg, strategy, G=None, D=None):
@@ -106,7 +117,10 @@ def build_training(cfg, strategy, G=None, D=None):
         ada_p = tf.Variable(cfg.aug_p if cfg.aug != "noaug" else 0.0, trainable=False, name="ada_p")
         ada_stats = tf.Variable([0.0, 0.0], trainable=False, name="ada_stats")
         tick_stats = tf.Variable(tf.zeros([len(TICK_STATS), 2]), trainable=False, name="tick_stats")
-    return Training(G, D, G_ema, *optimisers, step, ada_p, ada_stats, tick_stats)
+        nonfinite_step = tf.Variable(-1, dtype=tf.int64, trainable=False, name="nonfinite_step")
+        nonfinite_stats = tf.Variable(tf.zeros([len(TICK_STATS) + len(NETWORKS), 2]), trainable=False,
+                                      name="nonfinite_stats")
+    return Training(G, D, G_ema, *optimisers, step, ada_p, ada_stats, tick_stats, nonfinite_step, nonfinite_stats)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -227,7 +241,24 @@ class TrainStep:
         if self.ada is not None:
             training.ada_stats.assign_add(sums[TICK_STATS.index("Loss/signs/real")])
             tf.cond((step + 1) % self.ada.interval == 0, self._adjust_ada, tf.no_op)
+        self._record_nonfinite(step + 1, sums)
         training.step.assign_add(1)
+
+    def _record_nonfinite(self, step, sums):
+        """Keeps the statistics of the first step after which a loss or a weight is not finite (on the device).
+
+        `step` counts steps done with this one, as progress lines and checkpoints do.
+        """
+        training = self.training
+        weights = tf.stack([_nonfinite_count(getattr(training, name).weights) for name in NETWORKS])
+        healthy = tf.logical_and(tf.reduce_all(tf.math.is_finite(sums)), tf.reduce_all(weights[:, 0] == 0))
+
+        def record():
+            training.nonfinite_step.assign(step)
+            training.nonfinite_stats.assign(tf.concat([sums, weights], axis=0))
+            return tf.no_op()
+
+        tf.cond(tf.logical_or(healthy, training.nonfinite_step >= 0), tf.no_op, record)
 
     def _adjust_ada(self):
         sign_sum, count = tf.unstack(self.training.ada_stats.read_value())
@@ -235,6 +266,13 @@ class TrainStep:
                                                       self.ada.target, self.ada.speed))
         self.training.ada_stats.assign(tf.zeros([2]))
         return tf.no_op()
+
+
+def _nonfinite_count(weights):
+    """float32 [2]: how many values of the floating-point `weights` are not finite, and how many there are."""
+    weights = [w for w in weights if tf.as_dtype(w.dtype).is_floating]
+    bad = tf.add_n([tf.reduce_sum(tf.cast(tf.logical_not(tf.math.is_finite(w)), tf.float32)) for w in weights])
+    return tf.stack([bad, float(sum(int(np.prod(w.shape)) for w in weights))])
 
 
 def make_train_step(cfg, training, source, strategy, sampler=None):
@@ -308,8 +346,99 @@ class _Snapshots:
         run_dir.write_reference_generator(run_dir.reference_export_path(self.cfg.outdir, kimg), G_ema)
 
 
+class Preempted(Exception):
+    """Training stopped on a termination signal, after writing a checkpoint of the step it had reached.
+
+    `str()` is the line for the user. Attributes: `step` (steps done, all in the checkpoint), `checkpoint`
+    (its prefix in the run directory), `exit_code` (128 + the signal number: what a shell reports for a
+    process that the signal ended, non-zero so that no scheduler takes the run for finished).
+    """
+
+    def __init__(self, signal_name, exit_code, step, checkpoint):
+        super().__init__(f"stopped by {signal_name} after step {step}: checkpoint {checkpoint} written and "
+                         "TensorBoard flushed; continue with --resume=latest.")
+        self.step, self.checkpoint, self.exit_code = step, checkpoint, exit_code
+
+
+class Diverged(cli.UserError):
+    """A loss or weight of the run became non-finite; nothing was written after the last good checkpoint.
+
+    A user error (exit status 2 in a program): resuming as configured would repeat the divergence, since
+    every draw is keyed by the step.
+    """
+
+
+class _StopRequest:
+    """SIGTERM and SIGINT while training: recorded, so that the loop stops after the current step.
+
+    A context manager; handlers are installed only in the main thread (Python's rule). After the first
+    signal the previous handlers are back, so that a second one acts at once (an impatient Ctrl-C, a
+    scheduler signalling again): checkpoints are atomic, so that loses at most the one being written.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        self.signal_number = None
+        self._previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {number: signal.signal(number, self._handle) for number in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc_info):
+        self._restore()
+
+    def _handle(self, signal_number, frame):
+        del frame
+        self.signal_number = signal_number
+        self._restore()
+
+    def _restore(self):
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        self._previous = {}
+
+    @property
+    def requested(self):
+        """Whether this process has received a stop signal."""
+        return self.signal_number is not None
+
+
+def _preemption_handler(strategy, stop, save, exit_fn, scratch_dir):
+    """TensorFlow's `PreemptionCheckpointHandler` under MultiWorkerMirroredStrategy; None for other strategies.
+
+    It watches `stop` (this worker's signals), agrees with every worker on the step after which to stop,
+    there calls `save` on each, then `exit_fn`. The handler restores its checkpoint when created, so it is
+    given one of its own in `scratch_dir` (holding only its step counter): the run's own resume stays the
+    only restore, and `save` writes the run's checkpoint.
+    """
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return None
+    termination = tf.distribute.experimental.TerminationConfig(
+        termination_watcher_fn=lambda: stop.requested, exit_fn=exit_fn, save_fn=save)
+    with strategy.scope():
+        return tf.distribute.experimental.PreemptionCheckpointHandler(
+            strategy.cluster_resolver, tf.train.Checkpoint(), scratch_dir, termination)
+
+
 def train(cfg, strategy=None, max_steps=None):
-    """Runs (or resumes) a training run; returns the `Training` state. `max_steps` stops early (tests)."""
+    """Runs (or resumes) a training run.
+
+    Args:
+        cfg: the `TrainConfig` (resolved here against the dataset and the strategy).
+        strategy: a tf.distribute strategy (default: `make_strategy()`).
+        max_steps: stop after this many steps (tests).
+
+    Returns:
+        The `Training` state.
+
+    Raises:
+        Preempted: after SIGTERM or SIGINT, once the step reached is checkpointed.
+        Diverged: a loss or weight became non-finite (named with its step in the message).
+        ValueError: naming the flag, for an invalid configuration.
+    """
     # 1. Initialise.
     strategy = strategy or make_strategy()
     if cfg.jit and not tf.config.list_logical_devices("GPU"):
@@ -324,12 +453,22 @@ def train(cfg, strategy=None, max_steps=None):
     logging.info("Training configuration:\n  %s", "\n  ".join(cfg.summary()))
     if chief:
         run_dir.write_config(cfg.outdir, cfg)
+    scratch = tempfile.mkdtemp(prefix="svgan_train_")  # other workers' copies of checkpoints, the handler's own
+    writer = tf.summary.create_file_writer(run_dir.tensorboard_dir(cfg.outdir)) if chief else None
+    try:
+        with _StopRequest() as stop:
+            return _train(cfg, strategy, source, sampling, chief, writer, stop, scratch, max_steps)
+    finally:
+        if writer:
+            writer.flush()
+        shutil.rmtree(scratch, ignore_errors=True)
 
+
+def _train(cfg, strategy, source, sampling, chief, writer, stop, scratch, max_steps):
+    """`train` from its resolved config on: the phases 2 to 6 of the module docstring."""
     # 2. Networks and state; checkpoints; resume.
     training = build_training(cfg, strategy)
-    ckpt_dir = run_dir.checkpoints_dir(cfg.outdir)
-    if not chief:  # other workers write their (identical) shards to a scratch directory
-        ckpt_dir = tempfile.mkdtemp(prefix="svgan_ckpt_")
+    ckpt_dir = run_dir.checkpoints_dir(cfg.outdir) if chief else os.path.join(scratch, "checkpoints")
     manager = tf.train.CheckpointManager(training.checkpoint(), ckpt_dir, max_to_keep=cfg.keep_checkpoints)
     restored = _restore(cfg, training)
     start_step = int(training.step.numpy())
@@ -342,7 +481,7 @@ def train(cfg, strategy=None, max_steps=None):
     iterator = iter(dataset)
     train_step = make_train_step(cfg, training, source, strategy)
 
-    # 4. Train, 5. with maintenance per tick and per snapshot.
+    # 4. Train, 5. with maintenance per tick and per snapshot, 6. until done or preempted.
     frames_per_step = cfg.batch * cfg.num_frames
     total_steps = config.kimg_to_steps(cfg.kimg, cfg.batch, cfg.num_frames)
     if max_steps is not None:
@@ -352,33 +491,77 @@ def train(cfg, strategy=None, max_steps=None):
     metrics_steps = (config.kimg_to_steps(cfg.metrics_every_kimg, cfg.batch, cfg.num_frames)
                      if cfg.metrics_every_kimg > 0 else snapshot_steps)
     metrics = evaluation.resolve_protocols(cfg.metrics, cfg.metrics_num_fake or None) if cfg.metrics else []
-    writer = tf.summary.create_file_writer(run_dir.tensorboard_dir(cfg.outdir)) if chief else None
     snapshots = _Snapshots(cfg, source, writer) if chief else None
     if chief and start_step == 0:
         snapshots.write(training.G_ema, 0, 0)
     tick = {"start": time.time(), "steps": 0}
     run_start = time.time()
+    saved = {"step": start_step if restored and restored == manager.latest_checkpoint else None}
+
+    def checkpoint(step):
+        if saved["step"] != step:
+            manager.save(checkpoint_number=step)
+            saved["step"] = step
+        return run_dir.checkpoint_prefix(cfg.outdir, step)
+
+    def save_preempted():
+        step = int(training.step.numpy())
+        _raise_if_diverged(training, manager)
+        if tick["steps"]:
+            _end_tick(cfg, training, tick, step, total_steps, frames_per_step, run_start, writer)
+        checkpoint(step)
+
+    def exit_preempted():
+        number = stop.signal_number or signal.SIGTERM  # a worker stopped for a peer's preemption
+        name = signal.Signals(number).name if stop.requested else "a peer worker's termination signal"
+        step = int(training.step.numpy())
+        raise Preempted(name, 128 + number, step, run_dir.checkpoint_prefix(cfg.outdir, step))
+
+    handler = _preemption_handler(strategy, stop, save_preempted, exit_preempted, os.path.join(scratch, "handler"))
     step = start_step
     while step < total_steps:
-        train_step(iterator, step)
+        if handler:
+            handler.run(train_step, iterator, step)
+        elif stop.requested:
+            save_preempted()
+            exit_preempted()
+        else:
+            train_step(iterator, step)
         step += 1
         tick["steps"] += 1
         done = step >= total_steps
-        if step % tick_steps == 0 or done:
+        due_tick = step % tick_steps == 0 or done
+        due_snapshot = step % snapshot_steps == 0 or done
+        due_metrics = chief and metrics and (step % metrics_steps == 0 or done)
+        if due_tick or due_snapshot or due_metrics:
+            _raise_if_diverged(training, manager)
+        if due_tick:
             _end_tick(cfg, training, tick, step, total_steps, frames_per_step, run_start, writer)
-            tick = {"start": time.time(), "steps": 0}
-        if step % snapshot_steps == 0 or done:
-            path = manager.save(checkpoint_number=step)
+            tick.update(start=time.time(), steps=0)
+        if due_snapshot:
+            path = checkpoint(step)
             if chief:
                 snapshots.write(training.G_ema, step, step * frames_per_step / 1000)
                 logging.info("Snapshot: %s", path)
-        if chief and metrics and (step % metrics_steps == 0 or done):
+        if due_metrics:
             _write_metrics(cfg, training.G_ema, metrics, step, step * frames_per_step / 1000, writer)
-    if writer:
-        writer.flush()
-    if not chief:
-        shutil.rmtree(ckpt_dir, ignore_errors=True)  # this worker's scratch copies of the chief's checkpoints
     return training
+
+
+def _raise_if_diverged(training, manager):
+    """Raises `Diverged` if a step has made a loss or weight non-finite: one host read of the device's record."""
+    step = int(training.nonfinite_step.numpy())
+    if step < 0:
+        return
+    stats = training.nonfinite_stats.numpy()
+    losses = [f"{name} = {total / count}" for name, (total, count) in zip(TICK_STATS, stats)
+              if count > 0 and not np.isfinite(total)]
+    weights = [f"{bad:.0f} of {count:.0f} weights of {name}"
+               for name, (bad, count) in zip(NETWORKS, stats[len(TICK_STATS):]) if bad > 0]
+    last = manager.latest_checkpoint
+    raise Diverged(f"training diverged at step {step}: non-finite {', '.join(losses + weights)}. Nothing was "
+                   f"written after it; the last good checkpoint, {last or 'none'}, stays the latest (lower --lr, "
+                   "or check the data).")
 
 
 def _write_metrics(cfg, G_ema, metrics, step, kimg, writer):
