@@ -121,17 +121,14 @@ def load_generator(path, flag="--checkpoint"):
     """The float32 generator of a checkpoint, run or `.npz` export given with `flag`, or a UserError naming both.
 
     An `.npz` export's declared architecture is checked against its stored weights before the network is
-    built (`svgan_tf.interop.reference.check_npz_export`); a missing, corrupt or foreign file is the user's input,
+    built (`svgan_tf.training.run_dir.load_generator`); a missing, corrupt or foreign file is the user's input,
     not a bug, so every way loading it fails becomes one line.
     """
     import tensorflow as tf
 
-    from svgan_tf.interop import reference
     from svgan_tf.training import run_dir
 
     try:
-        if path.endswith(".npz"):
-            reference.check_npz_export(path)
         return run_dir.load_generator(path, num_fp16_res=0)  # float32 inference on any device
     except (OSError, ValueError, KeyError, TypeError, AssertionError, zipfile.BadZipFile, tf.errors.OpError) as error:
         message = str(error) if path in str(error) else f"{path}: cannot load a generator: {error}"

@@ -92,3 +92,9 @@ def test_reference_generator_pair(tmp_path):
     loaded = load_generator(path)
     for a, b in zip(loaded.weights, G.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_a_hostile_run_config_is_refused_naming_it(tmp_path):
+    (tmp_path / "config.json").write_text("[" * 100000 + "]" * 100000)
+    with pytest.raises(ValueError, match="config.json: JSON nested too deeply"):
+        run_dir.read_config(str(tmp_path))

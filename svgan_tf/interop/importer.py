@@ -165,7 +165,6 @@ def import_npz(npz_path, out_dir, seed=0):
     Returns:
         The `svgan_tf.training.loop.Training` built (G and G_ema hold the weights).
     """
-    reference.check_npz_export(npz_path)
     G = run_dir.load_generator(npz_path)
     kwargs = G.get_config()
     cfg = config.TrainConfig(

@@ -27,7 +27,7 @@ import os
 import tensorflow as tf
 
 from svgan_tf import atomic
-from svgan_tf.interop import reference
+from svgan_tf.interop import bounded, reference
 from svgan_tf.networks.generator import Generator
 from svgan_tf.training.config import TrainConfig
 
@@ -111,10 +111,9 @@ def read_config(run):
         ValueError: naming the file, when it is not a training config.
     """
     path = config_path(run)
-    with open(path) as f:
-        text = f.read()
+    values = bounded.read_json(path)
     try:
-        return TrainConfig.from_json(text)
+        return TrainConfig.from_json(json.dumps(values))
     except ValueError as error:
         raise ValueError(f"{path}: not a training config ({error}).") from None
 
@@ -164,14 +163,6 @@ def write_reference_generator(path, G):
     reference.save_reference_npz(G, path)
 
 
-def _read_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error}).") from None
-
-
 def load_generator(path, **overrides):
     """G_ema from `path` (see the module docstring).
 
@@ -184,12 +175,8 @@ def load_generator(path, **overrides):
         FileNotFoundError: naming the missing file (config, sidecar, checkpoint).
     """
     if path.endswith(".npz"):
-        sidecar = path[:-4] + ".json"
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path}: no such file.")
-        if not os.path.isfile(sidecar):
-            raise FileNotFoundError(f"{path}: the Generator arguments {sidecar} are missing.")
-        G = Generator(**{**_read_json(sidecar), **overrides})
+        reference.check_npz_export(path)  # the declared architecture fits the stored weights, before building
+        G = Generator(**{**bounded.read_json(path[:-4] + ".json"), **overrides})
         reference.load_reference_npz(G, path)
         return G
     run = path if os.path.isdir(path) else os.path.dirname(os.path.dirname(path))
