@@ -62,6 +62,23 @@ class TestDatasetSources:
             convert.make_dataset(str(root), str(out), 16, log=lambda *a: None)
         assert sorted(os.listdir(tmp_path)) == ["frames"]  # no output, no staging leftover
 
+    @pytest.mark.parametrize("declared", [(20000, 20000), (16, 17)])
+    def test_later_frame_declaring_another_size_is_refused_before_decoding(self, tmp_path, declared):
+        import PIL.Image
+        import tensorflow as tf
+
+        root = support.write_frame_folder(tmp_path / "frames", [4])
+        frames = sorted((root / "vid0").iterdir())
+        for frame, fmt in zip(frames[1:], ("JPEG", "BMP", "GIF")):  # every other format's header is read too
+            PIL.Image.open(frame).convert("RGB").save(frame, format=fmt)
+        frames[2].write_bytes(_png_header(*declared))  # only the first frame is checked when the source opens
+        source = sources.FolderSource(str(root))
+        good = source.load_frames(tf.constant(0, tf.int64), tf.constant([0, 1, 3], tf.int64))
+        assert good.shape == (3, 16, 16, 3)
+        message = f"(?s){frames[2].name}.*declares size.*{declared[1]}, {declared[0]}"  # [height, width]
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            source.load_frames(tf.constant(0, tf.int64), tf.constant([2], tf.int64))
+
     def test_truncated_frame_names_it(self, tmp_path):
         root = support.write_frame_folder(tmp_path / "frames", [3])
         frame = sorted((root / "vid0").iterdir())[0]

@@ -119,10 +119,40 @@ class EncodedFrameSource(VideoSource):
                          fn_output_signature=tf.TensorSpec([resolution, resolution, 3], tf.uint8))
 
 
+def _declared_size(data):
+    """[height, width] an encoded frame's header declares (PNG, GIF, BMP, JPEG), read without decoding it."""
+    head = tf.cast(tf.io.decode_raw(tf.strings.substr(tf.strings.join([data, b"\0" * 32]), 0, 32), tf.uint8),
+                   tf.int64)
+
+    def number(start, count, big_endian):
+        order = range(count) if big_endian else reversed(range(count))
+        value = tf.constant(0, tf.int64)
+        for i in order:
+            value = value * 256 + head[start + i]
+        return value
+
+    bmp_height = number(22, 4, False)  # signed: negative for top-down bitmaps
+    bmp_height = tf.abs(tf.where(bmp_height >= 2 ** 31, bmp_height - 2 ** 32, bmp_height))
+    magic = tf.strings.substr(data, 0, 2)
+    return tf.case([
+        (tf.equal(magic, _IMAGE_MAGIC[0]), lambda: tf.stack([number(20, 4, True), number(16, 4, True)])),
+        (tf.equal(magic, _IMAGE_MAGIC[2]), lambda: tf.stack([number(8, 2, False), number(6, 2, False)])),
+        (tf.equal(magic, _IMAGE_MAGIC[3]), lambda: tf.stack([bmp_height, number(18, 4, False)])),
+    ], default=lambda: tf.cast(tf.image.extract_jpeg_shape(data)[:2], tf.int64))
+
+
 def _decode_frame(data, name, resolution):
-    """Decodes one encoded frame, failing with the frame's name when it is unreadable or mis-sized."""
+    """Decodes one encoded frame, failing with the frame's name when it is unreadable or mis-sized.
+
+    The size its header declares is checked first, so a frame claiming a huge size is never decoded (every frame
+    after the first; the first is checked when the source is opened, `svgan_tf.interop.bounded`).
+    """
     magic_ok = tf.reduce_any(tf.equal(tf.strings.substr(data, 0, 2), tf.constant(_IMAGE_MAGIC)))
     with tf.control_dependencies([tf.debugging.Assert(magic_ok, ["Unreadable image file:", name])]):
+        declared = _declared_size(data)
+    declared_ok = tf.reduce_all(tf.equal(declared, resolution))
+    with tf.control_dependencies([tf.debugging.Assert(declared_ok, ["Frame", name, "declares size", declared,
+                                                                    f"expected [{resolution}, {resolution}]"])]):
         image = tf.io.decode_image(data, channels=3, expand_animations=False)
     shape = tf.shape(image)
     size_ok = tf.logical_and(tf.equal(shape[0], resolution), tf.equal(shape[1], resolution))
