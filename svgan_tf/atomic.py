@@ -75,7 +75,14 @@ class Staging:
         parent = os.path.dirname(self.target)
         if os.path.lexists(parent) and not os.path.isdir(parent):  # makedirs would say "File exists"
             raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), parent)
+        # The parents this creates, deepest first: a discarded output leaves no empty folders behind.
+        self._created_parents = []
+        missing = parent
+        while not os.path.lexists(missing):
+            self._created_parents.append(missing)
+            missing = os.path.dirname(missing)
         os.makedirs(parent, exist_ok=True)
+        self._published = False
         self.path = os.path.join(parent, f".{os.path.basename(self.target)}.{os.getpid()}.partial")
         _remove(self.path)
         if directory:
@@ -101,10 +108,18 @@ class Staging:
             _remove(old)
         else:
             os.replace(self.path, self.target)
+        self._published = True
 
     def discard(self):
-        """Removes the staging path (nothing once published); the target is left as it is."""
+        """Removes the staging path (nothing once published) and, unpublished, the parent folders it created; the
+        target is left as it is."""
         _remove(self.path)
+        if not self._published:
+            for folder in self._created_parents:
+                try:
+                    os.rmdir(folder)
+                except OSError:  # no longer empty: something else writes there now
+                    break
 
 
 @contextlib.contextmanager

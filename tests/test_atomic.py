@@ -91,3 +91,15 @@ def test_a_file_and_a_directory_replace_each_other(tmp_path):
     assert (target / "inside").read_text() == "directory"
     atomic.write_text(target, "file again")
     assert target.read_text() == "file again" and sorted(os.listdir(tmp_path)) == ["out"]
+
+
+def test_a_failed_output_leaves_no_folder_it_created(tmp_path):
+    target = tmp_path / "new" / "deeper" / "out.bin"
+    with pytest.raises(RuntimeError):
+        with atomic.staged_path(target) as staging:
+            open(staging, "wb").close()
+            raise RuntimeError("the work failed")
+    assert os.listdir(tmp_path) == []
+    with atomic.staged_path(target) as staging:
+        open(staging, "wb").close()
+    assert os.listdir(target.parent) == ["out.bin"]
