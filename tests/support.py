@@ -16,6 +16,7 @@ import inspect
 import json
 import os
 import pathlib
+import socket
 import zipfile
 
 import keras
@@ -144,6 +145,17 @@ STUB_DETECTORS = {"i3d": ("stub", projection_detector),
                   "inception": ("stub", lambda frames: projection_detector(frames[:, None])),
                   "inception_probabilities": ("stub-p", lambda frames: _stub_probabilities(frames[:, None])),
                   "c3d": ("stub-p", _stub_probabilities)}
+
+
+def local_worker_configs(num_workers=2):
+    """`TF_CONFIG` values (JSON text) of a MultiWorkerMirroredStrategy cluster of local workers on free ports."""
+    ports = []
+    for _ in range(num_workers):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    return [json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}) for i in range(num_workers)]
 
 
 # Small datasets.

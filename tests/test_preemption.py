@@ -8,7 +8,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import tensorflow as tf
 from svgan_tf.interop import reference
 from svgan_tf.networks.generator import Generator
 from svgan_tf.training import loop, run_dir
-from tests.support import REPO, TINY_TRAIN
+from tests.support import REPO, TINY_TRAIN, local_worker_configs
 
 # The tiny network of TINY_TRAIN as training flags; a step takes well under a second on a CPU.
 TINY_FLAGS = ["--data=demo", "--batch=4", "--z_dim=16", "--w_dim=16", "--mapping_layers=1", "--channel_base=256",
@@ -167,14 +166,8 @@ def test_diverged_program_exits_2_naming_step_and_loss(tmp_path):
 def test_two_workers_stop_together_on_one_workers_sigterm(tmp_path):
     # Two processes of TensorFlow's PreemptionCheckpointHandler agreeing on the step: the one test of it, ~3 min
     # on 2 busy cores (each worker starts TensorFlow and traces its step under MultiWorkerMirroredStrategy).
-    ports = []
-    for _ in range(2):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            ports.append(s.getsockname()[1])
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     outdir = tmp_path / "run"
-    configs = [json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}) for i in range(2)]
+    configs = local_worker_configs(2)
     workers = [_train(outdir, "--kimg=100", f"--tick_kimg={STEP_KIMG}", "--snapshot_kimg=100", log=f"worker{i}",
                       env={**ENV, "TF_CONFIG": tf_config}) for i, tf_config in enumerate(configs)]
     try:

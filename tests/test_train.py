@@ -5,7 +5,6 @@ import glob
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from svgan_tf.interop import reference
 from svgan_tf.metrics import evaluation
 from svgan_tf.networks.generator import Generator
 from svgan_tf.training import loop
-from tests.support import REPO, TINY_TRAIN
+from tests.support import REPO, TINY_TRAIN, local_worker_configs
 
 
 def _values(model):
@@ -107,21 +106,14 @@ def test_jit_is_refused_on_cpu(tmp_path):
 
 
 def test_two_workers_train_in_sync(tmp_path):
-    ports = []
-    for _ in range(2):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            ports.append(s.getsockname()[1])
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     args = [sys.executable, "-m", "svgan_tf.train", "--data=demo", f"--outdir={tmp_path}", "--batch=4", "--z_dim=16",
             "--w_dim=16", "--mapping_layers=1", "--channel_base=256", "--channel_max=16", "--motion_z_dim=8",
             "--motion_v_dim=8", "--motion_kernel_size=3", "--time_enc_dim=4", "--min_period_len=8",
             "--max_period_len=64", "--max_num_frames=64", "--num_fp16_res=0", "--concat_res=8", "--kimg=0.036",
             "--tick_kimg=0.012", "--snapshot_kimg=0.036", "--aug=ada", "--aug_p=0.1"]
     workers = [subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_CONFIG": json.dumps(
-                                    {"cluster": cluster, "task": {"type": "worker", "index": i}})})
-               for i in range(2)]
+                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_CONFIG": tf_config})
+               for tf_config in local_worker_configs(2)]
     outputs = [w.communicate(timeout=300) for w in workers]
     for w, (out, err) in zip(workers, outputs):
         assert w.returncode == 0, err[-3000:]

@@ -23,6 +23,7 @@ import re
 import zipfile
 import zlib
 
+from svgan_tf.interop import bounded
 from svgan_tf.interop.torch_tensors import (
     Storage,
     Tensor,
@@ -106,6 +107,14 @@ def read_torchscript_tensors(path):
     return tensors, attributes
 
 
+def _read_member(archive, name, path, limit):
+    """A member's bytes, its declared size checked before it is inflated (`svgan_tf.interop.bounded`)."""
+    try:
+        return bounded.read_member(archive, name, path, limit)
+    except ValueError as error:
+        raise PickleFormatError(str(error)) from None
+
+
 def read_torchscript_code(path):
     """The TorchScript source text of an archive, as text to read (e.g. which resize a detector's forward calls).
 
@@ -132,13 +141,8 @@ def read_torchscript_code(path):
             for info in archive.infolist():
                 if not (info.filename.startswith(prefix) and info.filename.endswith(".py")):
                     continue
-                total += info.file_size
-                if info.file_size > _MAX_CODE_BYTES or total > _MAX_CODE_BYTES:
-                    raise PickleFormatError(f"{path}: TorchScript code is implausibly large")
-                with archive.open(info) as f:
-                    raw = f.read(_MAX_CODE_BYTES + 1)  # bounded even if the declared size lies
-                if len(raw) > _MAX_CODE_BYTES:
-                    raise PickleFormatError(f"{path}: {info.filename} is implausibly large")
+                raw = _read_member(archive, info.filename, path, _MAX_CODE_BYTES - total)
+                total += len(raw)
                 try:
                     code[info.filename[len(prefix):]] = raw.decode("utf-8")
                 except UnicodeDecodeError:
@@ -191,13 +195,7 @@ def _load_archive(archive, path):
         storages[key] = (storage, dtype)
         return storage
 
-    info = archive.getinfo(f"{root}/data.pkl")
-    if info.file_size > _MAX_PICKLE_BYTES:
-        raise PickleFormatError(f"{path}: data.pkl is implausibly large ({info.file_size} bytes)")
-    with archive.open(info) as f:
-        blob = f.read(_MAX_PICKLE_BYTES + 1)  # bounded even if the declared size lies
-    if len(blob) > _MAX_PICKLE_BYTES:
-        raise PickleFormatError(f"{path}: data.pkl is implausibly large")
+    blob = _read_member(archive, f"{root}/data.pkl", path, _MAX_PICKLE_BYTES)
     try:
         check_protocol(blob[:2])
     except PickleFormatError as e:
