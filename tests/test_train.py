@@ -60,6 +60,25 @@ def test_resume_continues_exactly(tmp_path):
     np.testing.assert_allclose(whole.ada_p.numpy(), resumed.ada_p.numpy(), atol=1e-7)
 
 
+def test_flags_changed_on_resume_apply_or_are_refused_by_name(tmp_path, caplog):
+    first = dataclasses.replace(TINY_TRAIN, outdir=str(tmp_path), kimg=0.012, lr=0.002)
+    loop.train(first)
+    config = (tmp_path / "config.json").read_text()
+    with pytest.raises(ValueError, match=r"^--resume=latest: checkpoint .*ckpt-1 does not fit the networks of this "
+                                         r"configuration; these flags changed: --w_dim=32 \(the run has 16\), "):
+        loop.train(dataclasses.replace(first, resume="latest", w_dim=32, kimg=0.024))
+    assert (tmp_path / "config.json").read_text() == config  # a resume that does not fit leaves the run as it was
+
+    with caplog.at_level("WARNING"):
+        resumed = loop.train(dataclasses.replace(first, resume="latest", lr=0.001, kimg=0.024))
+    assert int(resumed.step.numpy()) == 2
+    # Applied: the optimisers' rate (G's and D's lazy-regularisation corrections of 0.001), logged and recorded.
+    assert float(resumed.G_opt.learning_rate.numpy()) == pytest.approx(0.001 * 4 / 5)
+    assert float(resumed.D_opt.learning_rate.numpy()) == pytest.approx(0.001 * 2 / 3)
+    assert "--lr=0.001 applies from step 1 on (the run had 0.002 until then)." in caplog.messages
+    assert json.loads((tmp_path / "config.json").read_text())["lr"] == 0.001
+
+
 def test_sigkill_then_resume_latest(tmp_path):
     outdir = tmp_path / "killed"
     args = [sys.executable, "-m", "svgan_tf.train", "--data=demo", f"--outdir={outdir}", "--batch=4", "--z_dim=16",

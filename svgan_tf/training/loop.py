@@ -298,8 +298,8 @@ def ema_beta(batch, ema_kimg):
     return 0.5 ** (batch / (ema_kimg * 1000.0))
 
 
-def _restore(cfg, training):
-    """Resumes from `--resume` ('latest' in outdir, or a path); returns the restored checkpoint path or None.
+def _resume_checkpoint(cfg):
+    """The checkpoint `--resume` names ('latest' in outdir, or a path), or None to start from scratch.
 
     Every worker reads the chief's checkpoints (in outdir, on a shared file system across hosts).
     """
@@ -310,13 +310,45 @@ def _restore(cfg, training):
         if path is None:
             logging.info("--resume=latest: no checkpoint in %s yet, starting from scratch.",
                          run_dir.checkpoints_dir(cfg.outdir))
-            return None
-    else:
-        path = tf.train.latest_checkpoint(cfg.resume) if os.path.isdir(cfg.resume) else cfg.resume
-        if path is None or not tf.io.gfile.glob(path + ".index"):
-            raise ValueError(f"--resume={cfg.resume}: no checkpoint found there.")
-    training.checkpoint().read(path).assert_existing_objects_matched()
+        return path
+    path = tf.train.latest_checkpoint(cfg.resume) if os.path.isdir(cfg.resume) else cfg.resume
+    if path is None or not tf.io.gfile.glob(path + ".index"):
+        raise ValueError(f"--resume={cfg.resume}: no checkpoint found there.")
     return path
+
+
+def changed_flags(cfg, checkpoint):
+    """The flags of `cfg` whose values differ from those of the run that wrote `checkpoint`.
+
+    Returns:
+        [(flag, value in that run, value now)], empty when the checkpoint has no run config beside it.
+    """
+    run = os.path.dirname(os.path.dirname(checkpoint))
+    if not run_dir.is_run(run):
+        return []
+    before = run_dir.read_config(run)
+    return [(f"--{field.name}", getattr(before, field.name), getattr(cfg, field.name))
+            for field in dataclasses.fields(cfg)
+            if field.name != "resume" and getattr(before, field.name) != getattr(cfg, field.name)]
+
+
+def _restore(cfg, training, checkpoint, changes):
+    """Reads `checkpoint` into `training`; the optimisers keep the learning rate of `cfg`, not the checkpoint's.
+
+    Raises:
+        ValueError: the checkpoint does not fit the networks of `cfg`, naming the flags that changed.
+    """
+    try:
+        training.checkpoint().read(checkpoint).assert_existing_objects_matched()
+    except (ValueError, AssertionError, tf.errors.OpError) as error:
+        changed = ", ".join(f"{flag}={now} (the run has {before})" for flag, before, now in changes)
+        reason = f"these flags changed: {changed}" if changed else str(error).splitlines()[0]
+        raise ValueError(f"--resume={cfg.resume}: checkpoint {checkpoint} does not fit the networks of this "
+                         f"configuration; {reason}.") from None
+    for opt in (training.G_opt, training.D_opt):
+        # The update uses the constructor's rate (the flag); the restored variable only feeds the LR summaries.
+        inner = getattr(opt, "inner_optimizer", opt)
+        inner.learning_rate.assign(inner.get_config()["learning_rate"])
 
 
 class _Snapshots:
@@ -451,28 +483,33 @@ def train(cfg, strategy=None, max_steps=None):
     logging.info("Dataset: %s (%d videos too short for the sampling were skipped)", source.index.description,
                  source.index.num_skipped)
     logging.info("Training configuration:\n  %s", "\n  ".join(cfg.summary()))
-    if chief:
-        run_dir.write_config(cfg.outdir, cfg)
+    checkpoint = _resume_checkpoint(cfg)
     scratch = tempfile.mkdtemp(prefix="svgan_train_")  # other workers' copies of checkpoints, the handler's own
     writer = tf.summary.create_file_writer(run_dir.tensorboard_dir(cfg.outdir)) if chief else None
     try:
         with _StopRequest() as stop:
-            return _train(cfg, strategy, source, sampling, chief, writer, stop, scratch, max_steps)
+            return _train(cfg, strategy, source, sampling, chief, writer, stop, scratch, max_steps, checkpoint)
     finally:
         if writer:
             writer.flush()
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _train(cfg, strategy, source, sampling, chief, writer, stop, scratch, max_steps):
+def _train(cfg, strategy, source, sampling, chief, writer, stop, scratch, max_steps, checkpoint):
     """`train` from its resolved config on: the phases 2 to 6 of the module docstring."""
     # 2. Networks and state; checkpoints; resume.
     training = build_training(cfg, strategy)
     ckpt_dir = run_dir.checkpoints_dir(cfg.outdir) if chief else os.path.join(scratch, "checkpoints")
     manager = tf.train.CheckpointManager(training.checkpoint(), ckpt_dir, max_to_keep=cfg.keep_checkpoints)
-    restored = _restore(cfg, training)
+    changes = changed_flags(cfg, checkpoint) if checkpoint else []
+    if checkpoint:
+        _restore(cfg, training, checkpoint, changes)
+    if chief:
+        run_dir.write_config(cfg.outdir, cfg)  # after the restore: a resume that does not fit leaves the run as it was
     start_step = int(training.step.numpy())
-    logging.info("%s at step %d.", f"Resumed from {restored}" if restored else "Starting", start_step)
+    logging.info("%s at step %d.", f"Resumed from {checkpoint}" if checkpoint else "Starting", start_step)
+    for flag, before, now in changes:
+        logging.warning("%s=%s applies from step %d on (the run had %s until then).", flag, now, start_step, before)
 
     # 3. Data, restarted at the resumed data position.
     dataset = strategy.distribute_datasets_from_function(
@@ -496,7 +533,7 @@ def _train(cfg, strategy, source, sampling, chief, writer, stop, scratch, max_st
         snapshots.write(training.G_ema, 0, 0)
     tick = {"start": time.time(), "steps": 0}
     run_start = time.time()
-    saved = {"step": start_step if restored and restored == manager.latest_checkpoint else None}
+    saved = {"step": start_step if checkpoint and checkpoint == manager.latest_checkpoint else None}
 
     def checkpoint(step):
         if saved["step"] != step:
