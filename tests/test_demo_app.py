@@ -20,6 +20,7 @@ import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import time
 import urllib.request
 
@@ -30,7 +31,7 @@ import pytest
 from svgan_tf import cli, demo, generation
 from svgan_tf.data import video
 from svgan_tf.training import run_dir
-from tests.support import REPO, absent, tiny_generator
+from tests.support import REPO, absent, tiny_generator, user_env
 
 
 def _free_port():
@@ -273,3 +274,68 @@ def test_page_shows_the_library_frames_in_a_browser(generator, tmp_path):
         if browser is not None:
             browser.close()
         app.close()
+
+
+def test_without_checkpoint_the_bundled_model_is_shown(generator, tmp_path, monkeypatch):
+    bundled = str(tmp_path / "demo_generator.npz")
+    run_dir.write_reference_generator(bundled, generator)
+    monkeypatch.setattr(demo, "DEFAULT_MODEL", bundled)
+    G = demo.load(None)
+    np.testing.assert_array_equal(demo.frame(G, 3, 4, 1.5), demo.frame(generator, 3, 4, 1.5))
+    monkeypatch.setattr(demo, "DEFAULT_MODEL", str(tmp_path / "absent.npz"))
+    with pytest.raises(cli.UserError, match="bundled demo model .*absent.npz is missing"):
+        demo.load(None)
+
+
+def test_frames_are_the_generate_programs(generator, tmp_path):
+    """Content and motion seeds apart, a real t, truncation: the frame and each grid cell are generate's."""
+    t = 9.8125
+    expected = _library_frame(generator, 2, 7, t, tmp_path, truncation_psi=0.7)
+    np.testing.assert_array_equal(demo.frame(generator, 2, 7, t, 0.7), expected)
+    grid = demo.grid_frame(generator, [4, 2], [1, 7], t, 0.7)
+    r = generator.img_resolution
+    np.testing.assert_array_equal(grid[r:, r:], expected)
+    np.testing.assert_array_equal(grid[:r, :r], _library_frame(generator, 4, 1, t, tmp_path, truncation_psi=0.7))
+
+
+def test_conditional_model_renders_its_classes(tmp_path):
+    G = tiny_generator(c_dim=3)
+    frames = [demo.frame(G, 0, 0, 2.0, class_idx=c) for c in range(3)]
+    assert not np.array_equal(frames[0], frames[1])
+    path = tmp_path / "frames"
+    generation.generate_video(G, path, [0], [0], num_frames=1, time_offset=2.0, class_idx=2, progress=False)
+    np.testing.assert_array_equal(frames[2], np.asarray(PIL.Image.open(path / "frame_000000.png")))
+
+
+def test_a_missing_checkpoint_is_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "svgan_tf.demo", f"--checkpoint={tmp_path / 'missing'}"],
+                            cwd=REPO, env=user_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == f"svgan_tf.demo: error: --checkpoint: {tmp_path / 'missing'}: no such run, checkpoint " \
+                            "or .npz.\n"
+
+
+def test_a_savedmodel_is_refused_by_name(tmp_path):
+    (tmp_path / "exported" / "1").mkdir(parents=True)
+    (tmp_path / "exported" / "1" / "saved_model.pb").write_bytes(b"")
+    with pytest.raises(cli.UserError, match=r"--checkpoint: .*exported is an exported SavedModel"):
+        demo.load(str(tmp_path / "exported"))
+
+
+def test_program_serves_the_page_on_this_machine(generator, tmp_path):
+    path = str(tmp_path / "G_ema-reference-000000.npz")
+    run_dir.write_reference_generator(path, generator)
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "svgan_tf.demo", f"--checkpoint={path}", f"--port={port}"],
+                               cwd=REPO, env=user_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        def page():
+            assert process.poll() is None, process.stdout.read()
+            try:
+                return urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
+            except OSError:
+                return None
+        assert "svgan-tf" in _wait(page, 120, "the demo page")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
