@@ -1,7 +1,7 @@
 """python -m svgan_tf.demo: the page's frames are the library's, driven in a real (headless) Chromium.
 
 The browser is Debian's `chromium` (`.ci/run` installs it; nothing is downloaded), driven over its DevTools
-protocol (a websocket, `websocket-client`): the test moves the time slider with the mouse, types seeds and
+protocol (`tools/chromium.py`): the test moves the time slider with the mouse, types seeds and
 times, reads back the PNG bytes the page's <img> shows and compares them with the frames
 `svgan_tf.generation.generate_video` (the `svgan_tf.generate` program's path) writes for the same inputs.
 Without chromium the browser test is skipped with its reason, and fails under CI=true.
@@ -10,18 +10,12 @@ Artefacts (a screenshot of the page, the measured slider-to-frame latency): `$TE
 under Bazel, else `test-artefacts/` in the repository (git-ignored); the test prints the path.
 """
 
-import base64
-import io
 import json
 import os
 import pathlib
-import re
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import time
 import urllib.request
 
 import numpy as np
@@ -32,71 +26,8 @@ from svgan_tf import cli, demo, generation
 from svgan_tf.data import video
 from svgan_tf.training import run_dir
 from tests.support import REPO, absent, tiny_generator, user_env
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(condition, timeout, what):
-    """Polls `condition()` until it returns something truthy, which is returned; fails after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
-
-
-class Chromium:
-    """A headless Chromium and its page, driven over the DevTools protocol."""
-
-    def __init__(self, executable, profile):
-        import websocket
-
-        self.process = subprocess.Popen(
-            [executable, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-             "--disable-extensions", "--disable-background-networking", "--remote-debugging-port=0",
-             f"--user-data-dir={profile}", "--window-size=1200,1400", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            active = pathlib.Path(profile, "DevToolsActivePort")
-            port = _wait(lambda: active.exists() and active.read_text().split("\n")[0], 30, "Chromium to start")
-            pages = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10))
-            page = next(p for p in pages if p["type"] == "page")
-            self.socket = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=30, suppress_origin=True)
-        except BaseException:
-            self.close()
-            raise
-        self.next_id = 0
-
-    def send(self, method, **params):
-        """Calls a DevTools method and returns its result (events meanwhile are dropped)."""
-        self.next_id += 1
-        self.socket.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.socket.recv())
-            if message.get("id") == self.next_id:
-                if "error" in message:
-                    raise RuntimeError(f"{method}: {message['error']}")
-                return message["result"]
-
-    def js(self, expression):
-        """The value of a JavaScript expression in the page (promises awaited)."""
-        result = self.send("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
-        if "exceptionDetails" in result:
-            raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
-        return result["result"].get("value")
-
-    def close(self):
-        if getattr(self, "socket", None) is not None:
-            self.socket.close()
-        self.process.kill()
-        self.process.wait()
+from tools import chromium
+from tools.chromium import Chromium, DemoPage, free_port, wait
 
 
 def _artefacts():
@@ -107,7 +38,7 @@ def _artefacts():
 
 
 def _chromium():
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    executable = chromium.executable()
     if executable is None:
         absent("BROWSER ABSENT: Debian's chromium is not installed (apt-get install -y chromium); the demo page "
                "NOT checked in a browser")
@@ -116,7 +47,7 @@ def _chromium():
 
 def _screenshot(browser, name):
     path = _artefacts() / name
-    path.write_bytes(base64.b64decode(browser.send("Page.captureScreenshot", format="png")["data"]))
+    browser.screenshot(path)
     print(f"\nscreenshot: {path}")
     return path
 
@@ -127,69 +58,6 @@ def _library_frame(G, content, motion, t, folder, truncation_psi=1.0):
     generation.generate_video(G, path, [content], [motion], num_frames=1, time_offset=t,
                               truncation_psi=truncation_psi, progress=False)
     return np.asarray(PIL.Image.open(path / "frame_000000.png"))
-
-
-class Page:
-    """The demo page in the browser: what it shows, and a user's actions on it."""
-
-    def __init__(self, browser):
-        self.browser = browser
-
-    def status(self, elem="status"):
-        return self.browser.js(f"document.querySelector('#{elem}').innerText").strip()
-
-    def src(self, elem="frame"):
-        return self.browser.js(f"(document.querySelector('#{elem} img') || {{}}).src || null")
-
-    def image(self, elem="frame"):
-        """The bytes the page's <img> shows (fetched by the page from its own src), decoded."""
-        data = self.browser.js(f"""(async () => {{
-            const bytes = new Uint8Array(await (await fetch(document.querySelector('#{elem} img').src)).arrayBuffer());
-            let text = ''; for (const b of bytes) text += String.fromCharCode(b); return btoa(text); }})()""")
-        image = PIL.Image.open(io.BytesIO(base64.b64decode(data)))
-        assert image.format == "PNG"  # lossless: the exact uint8 frame
-        return np.asarray(image.convert("RGB"))
-
-    def watch(self, elem="frame"):
-        """Starts timing: `shown_ms()` is the time from now until the element's next new image is decoded."""
-        self.browser.js(f"""(() => {{
-            const box = document.querySelector('#{elem}'), old = (box.querySelector('img') || {{}}).src;
-            window.svganShown = null; window.svganMoved = performance.now();
-            new MutationObserver((records, observer) => {{
-                const img = box.querySelector('img');
-                if (img && img.src && img.src !== old) {{
-                    observer.disconnect(); img.decode().then(() => {{ window.svganShown = performance.now(); }});
-                }}
-            }}).observe(box, {{subtree: true, childList: true, attributes: true}});
-        }})()""")
-
-    def shown_ms(self, timeout=30):
-        _wait(lambda: self.browser.js("window.svganShown !== null"), timeout, "the new frame")
-        return self.browser.js("window.svganShown - window.svganMoved")
-
-    def click_slider(self, elem, fraction):
-        """A mouse click at `fraction` of the slider's track, as a user moves it."""
-        box = self.browser.js(f"""(() => {{ const r = document.querySelector('#{elem} input[type=range]')
-            .getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; }})()""")
-        x, y = box[0] + fraction * box[2], box[1] + box[3] / 2
-        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
-            self.browser.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
-
-    def type(self, selector, text):
-        """Replaces the text of an input as a user does (select all, type), then leaves it (Tab)."""
-        self.browser.js(f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.focus(); "
-                        "e.select(); })()")
-        self.browser.send("Input.insertText", text=text)
-        self.browser.send("Input.dispatchKeyEvent", type="keyDown", key="Tab", code="Tab",
-                          windowsVirtualKeyCode=9)
-        self.browser.send("Input.dispatchKeyEvent", type="keyUp", key="Tab", code="Tab", windowsVirtualKeyCode=9)
-
-    def wait_status(self, pattern, elem="status", timeout=30):
-        return _wait(lambda: re.search(pattern, self.status(elem)), timeout, f"{pattern!r} in #{elem}")
-
-
-def _status_time(match):
-    return float(match.group("t"))
 
 
 @pytest.fixture(scope="module")
@@ -203,13 +71,11 @@ def generator(tmp_path_factory):
 def test_page_shows_the_library_frames_in_a_browser(generator, tmp_path):
     executable = _chromium()
     app = demo.build_app(generator, max_time=64.0)
-    url = demo.launch(app, port=_free_port(), block=False)
+    url = demo.launch(app, port=free_port(), block=False)
     browser = None
     try:
         browser = Chromium(executable, tmp_path / "profile")
-        page = Page(browser)
-        browser.send("Page.navigate", url=url)
-        _wait(lambda: browser.js("(document.querySelector('#frame img') || {}).complete"), 60, "the first frame")
+        page = DemoPage(browser, url)
         np.testing.assert_array_equal(page.image(), _library_frame(generator, 0, 0, 0.0, tmp_path))
 
         # The time slider, moved with the mouse: each move shows the frame at the slider's t, timed.
@@ -218,7 +84,7 @@ def test_page_shows_the_library_frames_in_a_browser(generator, tmp_path):
             page.watch()
             page.click_slider("time", fraction)
             latencies.append(page.shown_ms())
-            t = _status_time(page.wait_status(r"t = (?P<t>[0-9.e+-]+),"))
+            t = float(page.wait_status(r"t = (?P<t>[0-9.e+-]+),").group("t"))
             assert abs(t - fraction * 64.0) < 1.0
             shown = page.image()
             assert np.abs(shown.astype(int) - _library_frame(generator, 0, 0, t, tmp_path)).max() <= 1
@@ -232,15 +98,14 @@ def test_page_shows_the_library_frames_in_a_browser(generator, tmp_path):
         np.testing.assert_array_equal(page.image(), _library_frame(generator, 5, 11, 2.375, tmp_path))
 
         # The grid tab: cell (i, j) is content j under motion i.
-        browser.js("[...document.querySelectorAll('button[role=tab]')].find(b => b.innerText.includes('grid'))"
-                   ".click()")
+        page.tab("grid")
         page.type("#grid_time_text textarea", "7.5")
         page.wait_status(r"t = 7\.5,", elem="grid_status")
         grid = page.image("grid")
         r = generator.img_resolution
         assert grid.shape == (3 * r, 4 * r, 3)
         np.testing.assert_array_equal(grid[2 * r:, 1 * r:2 * r], _library_frame(generator, 1, 2, 7.5, tmp_path))
-        browser.js("[...document.querySelectorAll('button[role=tab]')].find(b => b.innerText === 'frame').click()")
+        page.tab("frame")
 
         # A clip on request: 0.4 s at 25 fps from t = 2.375, 4x slow motion.
         page.type("#seconds input", "0.4")
@@ -248,7 +113,7 @@ def test_page_shows_the_library_frames_in_a_browser(generator, tmp_path):
         browser.js("document.querySelector('#clip_button').click()")
         page.wait_status(r"10 frames at 25 fps from t = 2\.375, t step 0\.25", elem="clip_status")
         clip = tmp_path / "clip.mp4"
-        clip.write_bytes(urllib.request.urlopen(_wait(lambda: browser.js(
+        clip.write_bytes(urllib.request.urlopen(wait(lambda: browser.js(
             "(document.querySelector('#clip video') || {}).src"), 30, "the clip")).read())
         frames = video.read_mp4(clip)
         assert frames.shape == (10, generator.img_resolution, generator.img_resolution, 3)
@@ -325,7 +190,7 @@ def test_a_savedmodel_is_refused_by_name(tmp_path):
 def test_program_serves_the_page_on_this_machine(generator, tmp_path):
     path = str(tmp_path / "G_ema-reference-000000.npz")
     run_dir.write_reference_generator(path, generator)
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "svgan_tf.demo", f"--checkpoint={path}", f"--port={port}"],
                                cwd=REPO, env=user_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -335,7 +200,7 @@ def test_program_serves_the_page_on_this_machine(generator, tmp_path):
                 return urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
             except OSError:
                 return None
-        assert "svgan-tf" in _wait(page, 120, "the demo page")
+        assert "svgan-tf" in wait(page, 120, "the demo page")
     finally:
         process.terminate()
         process.wait(timeout=30)
