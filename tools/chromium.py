@@ -130,29 +130,42 @@ class DemoPage:
         return np.asarray(image.convert("RGB"))
 
     def watch(self, elem="frame"):
-        """Starts a stopwatch: `shown_ms()` is the time from now until the element's next new image is decoded."""
+        """Starts a stopwatch: `shown_ms()` is the time from now until the element's next new image is decoded.
+
+        An <img> replaced while it decodes rejects its decode(); the one that replaced it is then waited for.
+        """
         self.browser.js(f"""(() => {{
             const box = document.querySelector('#{elem}'), old = (box.querySelector('img') || {{}}).src;
+            let pending = null;
             window.svganShown = null; window.svganMoved = performance.now();
-            new MutationObserver((records, observer) => {{
+            const observer = new MutationObserver(() => check());
+            const check = () => {{
                 const img = box.querySelector('img');
-                if (img && img.src && img.src !== old) {{
-                    observer.disconnect(); img.decode().then(() => {{ window.svganShown = performance.now(); }});
-                }}
-            }}).observe(box, {{subtree: true, childList: true, attributes: true}});
+                if (!img || !img.src || img.src === old || img === pending) return;
+                pending = img;
+                img.decode().then(() => {{
+                    if (box.querySelector('img') !== img) {{ pending = null; return check(); }}
+                    observer.disconnect(); window.svganShown = performance.now();
+                }}, () => {{ pending = null; check(); }});
+            }};
+            observer.observe(box, {{subtree: true, childList: true, attributes: true}});
         }})()""")
 
     def shown_ms(self, timeout=30):
         wait(lambda: self.browser.js("window.svganShown !== null"), timeout, "the new frame")
         return self.browser.js("window.svganShown - window.svganMoved")
 
-    def click_slider(self, elem, fraction):
-        """A mouse click at `fraction` of the slider's track, as a user moves it."""
-        box = self.browser.js(f"""(() => {{ const r = document.querySelector('#{elem} input[type=range]')
-            .getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; }})()""")
-        x, y = box[0] + fraction * box[2], box[1] + box[3] / 2
-        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
-            self.browser.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+    def drag_slider(self, elem, fraction):
+        """Drags the slider's thumb with the mouse to `fraction` of its track, as a user moves it (a click on
+        the thumb itself would not move it)."""
+        x0, x1, y = self.browser.js(f"""(() => {{
+            const input = document.querySelector('#{elem} input[type=range]'), r = input.getBoundingClientRect();
+            const at = (Number(input.value) - Number(input.min)) / (Number(input.max) - Number(input.min));
+            return [r.left + at * r.width, r.left + {float(fraction)!r} * r.width, r.top + r.height / 2]; }})()""")
+        self.browser.send("Input.dispatchMouseEvent", type="mouseMoved", x=x0, y=y)
+        self.browser.send("Input.dispatchMouseEvent", type="mousePressed", x=x0, y=y, button="left", clickCount=1)
+        self.browser.send("Input.dispatchMouseEvent", type="mouseMoved", x=x1, y=y, button="left", buttons=1)
+        self.browser.send("Input.dispatchMouseEvent", type="mouseReleased", x=x1, y=y, button="left", clickCount=1)
 
     def type(self, selector, text):
         """Replaces the text of an input as a user does (select all, type), then leaves it (Tab)."""
