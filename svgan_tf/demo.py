@@ -22,7 +22,6 @@ seed that is not a number, a negative time) is a message in the page's status li
 --checkpoint is one line and exit status 2, before anything is served.
 """
 
-import itertools
 import math
 import os
 import tempfile
@@ -74,24 +73,25 @@ def _seeds(text, what):
         raise BadInput(str(error)) from None
 
 
-def _time(t):
-    """The time of the slider (or its number box) as a float, checked."""
+def _number(value, what):
+    """A page value (text or number) as a finite float, or BadInput naming `what`."""
     try:
-        t = float(t)
+        number = float(value)
     except (TypeError, ValueError):
-        raise BadInput(f"time t: {t!r} is not a number.") from None
-    if not math.isfinite(t) or t < 0:
-        raise BadInput(f"time t: must be a finite time >= 0 (frames), got {t:g}.")
+        raise BadInput(f"{what}: {value!r} is not a number.") from None
+    if not math.isfinite(number):
+        raise BadInput(f"{what}: must be finite, got {value!r}.")
+    return number
+
+
+def _time(t):
+    """The time t of the page (typed text or the slider's number), checked."""
+    t = _number(t, "time t")
+    if t < 0:
+        raise BadInput(f"time t: must be >= 0 (frames), got {t:g}.")
     if t >= generation.MAX_TIME:
         raise BadInput(f"time t: must be below {generation.MAX_TIME:.0f} frames (float32 times), got {t:g}.")
     return t
-
-
-def _truncation(psi):
-    psi = float(psi)
-    if not math.isfinite(psi):
-        raise BadInput(f"truncation: must be finite, got {psi}.")
-    return psi
 
 
 def grid_frame(G, content_seeds, motion_seeds, t, truncation_psi=1.0, class_idx=None):
@@ -161,7 +161,6 @@ def build_app(G, max_time=1024.0, title="svgan-tf"):
     import gradio as gr
 
     clip_dir = tempfile.mkdtemp(prefix="svgan-demo-")
-    clip_numbers = itertools.count()
 
     def guarded(render):
         """Runs `render`; bad input keeps the current outputs and puts the message in the status line."""
@@ -174,7 +173,7 @@ def build_app(G, max_time=1024.0, title="svgan-tf"):
 
     def show_frame(content, motion, t, psi, label):
         content, motion = _one_seed(content, "content seed"), _one_seed(motion, "motion seed")
-        t, psi = _time(t), _truncation(psi)
+        t, psi = _time(t), _number(psi, "truncation")
         image = frame(G, content, motion, t, psi, _class(G, label))
         return image, f"content {content}, motion {motion}, t = {t!r}, truncation {psi:g}"
 
@@ -182,7 +181,7 @@ def build_app(G, max_time=1024.0, title="svgan-tf"):
         contents, motions = _seeds(contents, "content seeds"), _seeds(motions, "motion seeds")
         if len(contents) * len(motions) > MAX_GRID_CELLS:
             raise BadInput(f"grid: at most {MAX_GRID_CELLS} cells, got {len(contents)} x {len(motions)}.")
-        t, psi = _time(t), _truncation(psi)
+        t, psi = _time(t), _number(psi, "truncation")
         image = grid_frame(G, contents, motions, t, psi, _class(G, label))
         return image, f"{len(motions)} motions x {len(contents)} contents, t = {t!r}, truncation {psi:g}"
 
@@ -191,18 +190,20 @@ def build_app(G, max_time=1024.0, title="svgan-tf"):
             [_one_seed(contents, "content seed")], [_one_seed(motions, "motion seed")])
         if grid and len(seeds[0]) * len(seeds[1]) > MAX_GRID_CELLS:
             raise BadInput(f"grid: at most {MAX_GRID_CELLS} cells, got {len(seeds[0])} x {len(seeds[1])}.")
-        t, psi = _time(t), _truncation(psi)
-        if not (math.isfinite(seconds) and 0 < seconds <= MAX_CLIP_SECONDS):
+        t, psi = _time(t), _number(psi, "truncation")
+        seconds, speed = _number(seconds, "clip length"), _number(speed, "speed")
+        if not 0 < seconds <= MAX_CLIP_SECONDS:
             raise BadInput(f"clip length: must be in (0, {MAX_CLIP_SECONDS:g}] seconds, got {seconds:g}.")
-        if not (math.isfinite(speed) and speed > 0):
+        if speed <= 0:
             raise BadInput(f"speed: must be > 0 (time step per frame), got {speed:g}.")
         num_frames = max(1, round(seconds * CLIP_FPS))
         if t + (num_frames - 1) * speed >= generation.MAX_TIME:
             raise BadInput(f"clip: its last frame would be beyond {generation.MAX_TIME:.0f} frames.")
-        path = os.path.join(clip_dir, f"clip{next(clip_numbers):06d}.mp4")
+        # One file per kind, replaced by the next clip: Gradio serves a copy, so /tmp does not fill up.
+        path = os.path.join(clip_dir, "grid.mp4" if grid else "clip.mp4")
         generation.generate_video(G, path, *seeds, num_frames=num_frames, fps=CLIP_FPS, time_offset=t,
-                                  time_step=speed, truncation_psi=psi,
-                                  class_idx=_class(G, label), grid=grid, progress=False)
+                                  time_step=speed, truncation_psi=psi, class_idx=_class(G, label), grid=grid,
+                                  overwrite=True, progress=False)
         return path, (f"{num_frames} frames at {CLIP_FPS:g} fps from t = {t!r}, t step {speed:g} per frame "
                       f"({speed * CLIP_FPS:g} training frames per second)")
 

@@ -52,6 +52,19 @@ def _screenshot(browser, name):
     return path
 
 
+def _clip(browser, folder, previous):
+    """The frames of the clip the page shows (once it is not `previous`)."""
+    def new_clip():
+        src = browser.js("(document.querySelector('#clip video') || {}).src")
+        if not src:
+            return None
+        path = folder / "clip.mp4"
+        path.write_bytes(urllib.request.urlopen(src).read())
+        frames = video.read_mp4(path)
+        return [frames] if previous is None or frames.shape != previous.shape else None
+    return wait(new_clip, 30, "the clip")[0]
+
+
 def _library_frame(G, content, motion, t, folder, truncation_psi=1.0):
     """The frame `python -m svgan_tf.generate --format=frames` writes for these inputs (its library path)."""
     path = folder / f"frames{len(list(folder.glob('frames*')))}"
@@ -112,12 +125,17 @@ def test_page_shows_the_library_frames_in_a_browser(generator, tmp_path):
         page.type("#speed input[type=number]", "0.25")
         browser.js("document.querySelector('#clip_button').click()")
         page.wait_status(r"10 frames at 25 fps from t = 2\.375, t step 0\.25", elem="clip_status")
-        clip = tmp_path / "clip.mp4"
-        clip.write_bytes(urllib.request.urlopen(wait(lambda: browser.js(
-            "(document.querySelector('#clip video') || {}).src"), 30, "the clip")).read())
-        frames = video.read_mp4(clip)
-        assert frames.shape == (10, generator.img_resolution, generator.img_resolution, 3)
+        frames = _clip(browser, tmp_path, None)
+        assert frames.shape == (10, r, r, 3)
+        # H.264 is lossy: the clip's frames are near the library's, not equal.
+        expected = _library_frame(generator, 5, 11, 2.375 + 9 * 0.25, tmp_path)
+        assert np.abs(frames[9].astype(float) - expected).mean() < 8
         _screenshot(browser, "demo_page.png")
+        # The grid's clip replaces it.
+        page.type("#seconds input", "0.2")
+        browser.js("document.querySelector('#grid_clip_button').click()")
+        page.wait_status(r"5 frames at 25 fps from t = 7\.5,", elem="clip_status")
+        assert _clip(browser, tmp_path, frames).shape == (5, 3 * r, 4 * r, 3)
 
         # Bad input: a message in the page, the last frame kept, no traceback.
         before = page.src()
