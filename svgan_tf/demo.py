@@ -154,8 +154,10 @@ def build_app(G, max_time=1024.0, title="svgan-tf"):
         title: the page's title.
 
     Returns:
-        a `gradio.Blocks`. Elements tests address by id: `frame`, `time`, `content`, `motion`, `status`
-        (the frame tab); `grid`, `grid_status` (the grid tab); `clip`, `clip_status`.
+        a `gradio.Blocks`. Its elements by id (tools/chromium.py drives them): `content`, `motion`, `time`
+        (the slider), `time_text` (the exact time), `frame`, `status` (the frame tab); `contents`, `motions`,
+        `grid_time`, `grid_time_text`, `grid`, `grid_status` (the grid tab); `psi`, `class`; `seconds`,
+        `speed`, `clip_button`, `grid_clip_button`, `clip`, `clip_status`.
     """
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing is sent anywhere
     import gradio as gr

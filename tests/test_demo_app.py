@@ -179,6 +179,11 @@ def test_frames_are_the_generate_programs(generator, tmp_path):
     r = generator.img_resolution
     np.testing.assert_array_equal(grid[r:, r:], expected)
     np.testing.assert_array_equal(grid[:r, :r], _library_frame(generator, 4, 1, t, tmp_path, truncation_psi=0.7))
+    # Frame 9 of generate's 4x slow-motion video is at t = 2.25.
+    path = tmp_path / "slow"
+    generation.generate_video(generator, path, [3], num_frames=12, time_step=0.25, progress=False)
+    ninth = np.asarray(PIL.Image.open(path / "frame_000009.png"))
+    np.testing.assert_array_equal(demo.frame(generator, 3, 3, 2.25), ninth)
 
 
 def test_conditional_model_renders_its_classes(tmp_path):
