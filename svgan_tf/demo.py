@@ -22,9 +22,12 @@ seed that is not a number, a negative time) is a message in the page's status li
 --checkpoint is one line and exit status 2, before anything is served.
 """
 
+import logging
 import math
 import os
+import sys
 import tempfile
+import time
 
 from absl import flags
 
@@ -262,10 +265,25 @@ def build_app(G, max_time=1024.0, title="svgan-tf"):
     return app
 
 
-def launch(app, host="127.0.0.1", port=7860, block=True):
-    """Serves `app` on host:port; returns its URL (with `block=False`, at once: `app.close()` stops it)."""
-    _, url, _ = app.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=not block,
+def launch(app, host="127.0.0.1", port=7860, block=False):
+    """Serves `app` on host:port and returns its URL; `app.close()` stops it.
+
+    Args:
+        app: `build_app`'s page.
+        host: address to serve on.
+        port: port to serve on.
+        block: serve until interrupted: KeyboardInterrupt, once the server is closed.
+    """
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up requests, one line each
+    _, url, _ = app.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True,
                            ssr_mode=False, show_error=False, footer_links=[], css=CSS)
+    if block:
+        print(f"{cli.program_name()}: serving {url} (Ctrl-C to stop)", file=sys.stderr)
+        try:
+            while True:
+                time.sleep(1.0)
+        finally:  # Ctrl-C: the server stops, and cli.run exits with 130 as every program does
+            app.close()
     return url
 
 
@@ -307,7 +325,7 @@ def main(argv):
         raise cli.UserError("the demo needs Gradio: pip install 'svgan-tf[demo]' (or -r requirements/demo.txt).")
     G = load(FLAGS.checkpoint)
     title = f"svgan-tf: {FLAGS.checkpoint}" if FLAGS.checkpoint else "svgan-tf demo (bundled model)"
-    launch(build_app(G, FLAGS.max_time, title), FLAGS.host, FLAGS.port)
+    launch(build_app(G, FLAGS.max_time, title), FLAGS.host, FLAGS.port, block=True)
 
 
 if __name__ == "__main__":

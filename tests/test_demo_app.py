@@ -84,7 +84,7 @@ def generator(tmp_path_factory):
 def test_page_shows_the_library_frames_in_a_browser(generator, tmp_path):
     executable = _chromium()
     app = demo.build_app(generator, max_time=64.0)
-    url = demo.launch(app, port=free_port(), block=False)
+    url = demo.launch(app, port=free_port())
     browser = None
     try:
         browser = Chromium(executable, tmp_path / "profile")

@@ -65,7 +65,7 @@ def main(argv):
         demo.frame(G, 0, 0, float(fraction * max_time))
         library.append(1000 * (time.perf_counter() - start))
     page_app = demo.build_app(G, max_time=max_time)
-    url = demo.launch(page_app, port=chromium.free_port(), block=False)
+    url = demo.launch(page_app, port=chromium.free_port())
     browser = None
     try:
         with tempfile.TemporaryDirectory() as profile:
