@@ -140,18 +140,19 @@ def test_page_shows_the_library_frames_in_a_browser(generator, tmp_path):
         # Bad input: a message in the page, the last frame kept, no traceback.
         before = page.src()
         page.type("#content textarea", "abc")
-        message = page.wait_status(r"error: content seed: .*'abc'").group(0)
+        message = page.wait_status(r"error: content seed: .*'abc'.*").group(0)
         page.type("#content textarea", "5")
         page.wait_status(r"content 5, motion 11")
         page.type("#time_text textarea", "-3")
-        negative = page.wait_status(r"error: time t: .*-3").group(0)
+        negative = page.wait_status(r"error: time t: .*-3.*").group(0)
         assert page.src() == before and "Traceback" not in browser.js("document.body.innerText")
         _screenshot(browser, "demo_page_errors.png")
 
-        report = {"slider_to_frame_ms": latencies, "median_ms": statistics.median(latencies),
+        # The first move also opens Gradio's event stream: it is reported, not counted in the median.
+        report = {"slider_to_frame_ms": latencies, "median_ms_after_the_first": statistics.median(latencies[1:]),
                   "bad_seed_message": message, "negative_time_message": negative}
         (_artefacts() / "demo_latency.json").write_text(json.dumps(report, indent=1))
-        print(f"\nslider move -> new frame: median {statistics.median(latencies):.0f} ms "
+        print(f"\nslider move -> new frame: median {statistics.median(latencies[1:]):.0f} ms after the first "
               f"({', '.join(f'{x:.0f}' for x in latencies)} ms)")
     finally:
         if browser is not None:
