@@ -31,6 +31,7 @@ PROGRAMS = {
     "svgan-import": "svgan_tf.import_reference",
     "svgan-serve-client": "svgan_tf.serve_client",
     "svgan-play": "svgan_tf.play",
+    "svgan-demo": "svgan_tf.demo",
 }
 
 
@@ -240,3 +241,4 @@ dataset = _entry_point("svgan-dataset")
 import_reference = _entry_point("svgan-import")
 serve_client = _entry_point("svgan-serve-client")
 play = _entry_point("svgan-play")
+demo = _entry_point("svgan-demo")

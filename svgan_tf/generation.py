@@ -6,6 +6,7 @@
   same shapes, so a generator's synthesis is traced once (`_compiled_synthesis`, shared by all renderers),
   and only the motion tokens under the current chunk's window are drawn;
 * `generate_video`: one video, or one content x motion grid, streamed to a writer of `svgan_tf.data.video`;
+* `grid_cells`: the seeds of a content x motion grid's cells;
 * `one_shot_frames`: the definition streamed videos equal (every frame in one generator call);
 * `class_label`: the label of a conditional model.
 
@@ -164,6 +165,13 @@ class VideoRenderer:
             yield summaries.to_uint8(self.render(begin, count)).numpy()
 
 
+def grid_cells(content_seeds, motion_seeds=None):
+    """The (content seeds, motion seeds) of a content x motion grid's cells, row by row: column j has content
+    `content_seeds[j]`, row i motion `motion_seeds[i]` (None: the content seeds)."""
+    motion_seeds = list(content_seeds if motion_seeds is None else motion_seeds)
+    return ([c for _ in motion_seeds for c in content_seeds], [m for m in motion_seeds for _ in content_seeds])
+
+
 def generate_video(G, path, content_seeds, motion_seeds=None, num_frames=16, fps=25.0, time_offset=0.0,
                    time_step=1.0, chunk_frames=32, truncation_psi=1.0, class_idx=None, grid=False, overwrite=False,
                    progress=True, **writer_options):
@@ -192,10 +200,8 @@ def generate_video(G, path, content_seeds, motion_seeds=None, num_frames=16, fps
         The number of frames written.
     """
     if grid:
-        motion_seeds = list(content_seeds if motion_seeds is None else motion_seeds)
         columns = len(content_seeds)
-        content = [content_seeds[j] for _ in motion_seeds for j in range(columns)]
-        motion = [m for m in motion_seeds for _ in range(columns)]
+        content, motion = grid_cells(content_seeds, motion_seeds)
     else:
         columns, content, motion = 1, list(content_seeds), motion_seeds
         if len(content) != 1:

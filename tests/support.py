@@ -42,6 +42,13 @@ def absent(message):
         pytest.fail(f"{message} (CI=true: required)")
     pytest.skip(message)
 
+
+def user_env():
+    """The environment a user runs a program in: TensorFlow's start-up lines are silenced only where neither
+    variable is set (this process sets TF_CPP_MIN_LOG_LEVEL)."""
+    return {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "SVGAN_TF_VERBOSE")}
+
+
 # Tiny networks (CPU-fast, every architectural feature kept).
 TINY_G = dict(z_dim=8, w_dim=12, img_resolution=32, channel_base=256, channel_max=16, num_fp16_res=0,
               conv_clamp=256, motion_z_dim=6, motion_v_dim=10, motion_kernel_size=3, motion_z_distance=4,
