@@ -1,13 +1,25 @@
-"""Generator throughput and memory: full-size SkyTimelapse-256 configuration, random weights.
+"""Generator throughput, roofline fraction, memory and bfloat16 accuracy: full SkyTimelapse-256, random weights.
 
-    python -m tools.bench_generator                     # 1 x 16 and 4 x 16 frames, float32, non-fused
-    python -m tools.bench_generator --batches=1x16 --fused --runs=5 --frames_per_batch=all
+    python -m tools.bench_generator                     # 1 x 16 frames, float32 and bfloat16, non-fused
+    python -m tools.bench_generator --precision=float32 --batches=1x16,4x16 --frames_per_batch=all,4 --fused
 
-Each configuration runs in a fresh subprocess so that its peak RSS is its own. After one warm-up call
-(graph tracing), `--runs` timed calls of a compiled `tf.function` render `videos x frames` frames at times
+Each configuration (precision x videos x frames x frames per batch) runs in a fresh subprocess so that its
+peak RSS is its own; every subprocess builds the same weights (seeded). After one warm-up call (graph
+tracing), `--runs` timed calls of a compiled `tf.function` render `videos x frames` frames at times
 0..frames-1; the median time gives frames/s. Peak RSS is the process maximum (ru_maxrss), which includes
-TensorFlow itself (about 0.74 GB with the model built). Every configuration is measured with all frames in
-one batch ("all") and rendered sequentially in groups of `--frames_per_batch` frames.
+TensorFlow itself (about 0.74 GB with the model built).
+
+Precision (`svgan_tf.networks.generator.inference_overrides`, the `--precision` of generate, export and
+evaluate): "bfloat16" runs the synthesis convolutions and activations in bfloat16, styles, demodulation and
+the RGB image in float32. Its row gives `x f32`, the frames/s ratio to the float32 row of the same batch
+configuration, and its PSNR against those float32 frames: frames clipped to [-1, 1] (what any video or uint8
+output shows), peak-to-peak 2, PSNR = 10 log10(2^2 / MSE).
+
+Roofline: `GFLOP/frame` is TensorFlow's profiler count of one frame (mapping, motion and synthesis; a
+multiply-add is 2 FLOP), `GFLOP/s` that count times frames/s, and `roof` their fraction of the measured
+roofline of the same process and precision: the GFLOP/s of one large 3x3 convolution, 512 -> 512 channels on
+4 x 32 x 32 (the generator's dominant operation at its best: oneDNN's kernel for it on this machine, measured
+just before the generator), so progress is a ratio however busy the machine is.
 
 Reference PyTorch on a 2-core CPU: 2.38 frames/s (1 x 16), 1.50 frames/s (4 x 16); peak RSS 1.76 / 5.37 GB.
 """
@@ -15,35 +27,80 @@ Reference PyTorch on a 2-core CPU: 2.38 frames/s (1 x 16), 1.50 frames/s (4 x 16
 import json
 import os
 import statistics
+import tempfile
 import time
 
+import numpy as np
 from absl import app, flags
 
 from tools.bench_process import peak_rss_mb
 from tools.bench_process import run_child as measure
 
-flags.DEFINE_list("batches", ["1x16", "4x16"], "Configurations VIDEOSxFRAMES.")
+flags.DEFINE_list("precision", ["float32", "bfloat16"], "Inference precisions (one row each).")
+flags.DEFINE_list("batches", ["1x16"], "Configurations VIDEOSxFRAMES.")
 flags.DEFINE_integer("runs", 3, "Timed runs per configuration (median reported).")
 flags.DEFINE_bool("fused", False, "Fused (grouped, per-sample kernels) modulated convolutions.")
-flags.DEFINE_list("frames_per_batch", ["all", "4"], "Render frames sequentially in groups of this many "
+flags.DEFINE_list("frames_per_batch", ["all"], "Render frames sequentially in groups of this many "
                   "(bounds memory); 'all' renders every frame in one batch.")
 flags.DEFINE_integer("resolution", 256, "Output resolution (256 is the SkyTimelapse model).")
 flags.DEFINE_string("child", None, "Internal: run one configuration and print JSON.")
+flags.DEFINE_string("frames_out", None, "Internal: where the child writes its frames (.npy).")
 FLAGS = flags.FLAGS
 
 # SkyTimelapse-256 as trained by the reference (SPEC.md sections 1-2).
 SKY_256 = dict(z_dim=512, w_dim=512, mapping_layers=2, channel_base=16384, channel_max=512, conv_clamp=256,
                motion_z_dim=512, motion_v_dim=512, motion_kernel_size=11, motion_z_distance=256, time_enc_dim=256,
                min_period_len=256, max_period_len=1024, max_num_frames=1024, num_fp16_res=0, mixed_precision=None)
+ROOFLINE_CONV = ([4, 32, 32, 512], [3, 3, 512, 512])  # the convolution that measures the roofline (input, kernel)
 
 
-def run_child(videos, frames):
+def frame_gflop(G):
+    """TensorFlow's profiler count of one frame of generator `G` (batch 1, one frame), GFLOP (multiply-add = 2)."""
+    import tensorflow as tf
+
+    window = G.window_length
+    graph = tf.function(lambda z, t, m: G(z, t, m)).get_concrete_function(
+        tf.TensorSpec([1, G.z_dim]), tf.TensorSpec([1, 1]), tf.TensorSpec([1, window, G.motion_z_dim])).graph
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    return tf.compat.v1.profiler.profile(graph, options=options).total_float_ops / 1e9
+
+
+def roofline_gflops(dtype, runs=5):
+    """GFLOP/s of the ROOFLINE_CONV convolution in `dtype` (median of `runs` after a warm-up)."""
+    import tensorflow as tf
+
+    (n, h, w, c), kernel_shape = ROOFLINE_CONV
+    x = tf.cast(tf.random.stateless_normal([n, h, w, c], seed=[0, 0]), dtype)
+    kernel = tf.cast(tf.random.stateless_normal(kernel_shape, seed=[0, 1]), dtype)
+    conv = tf.function(lambda x, k: tf.reduce_sum(tf.cast(tf.nn.conv2d(x, k, 1, "SAME"), tf.float32)))
+    conv(x, kernel).numpy()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        conv(x, kernel).numpy()
+        times.append(time.perf_counter() - start)
+    return 2 * n * h * w * float(np.prod(kernel_shape)) / statistics.median(times) / 1e9
+
+
+def psnr(frames, reference):
+    """PSNR (dB) of `frames` against `reference`, both clipped to [-1, 1] (peak-to-peak 2)."""
+    error = np.clip(frames, -1, 1).astype(np.float64) - np.clip(reference, -1, 1)
+    mse = np.mean(np.square(error))
+    return float("inf") if mse == 0 else float(10 * np.log10(4.0 / mse))
+
+
+def run_child(precision, videos, frames):
+    import keras
     import tensorflow as tf
 
     from svgan_tf.interop import reference
-    from svgan_tf.networks.generator import Generator
+    from svgan_tf.networks.generator import Generator, inference_overrides
 
-    G = Generator(img_resolution=FLAGS.resolution, **SKY_256)
+    keras.utils.set_random_seed(0)  # the same weights in every configuration's process
+    G = Generator(img_resolution=FLAGS.resolution, **{**SKY_256, **inference_overrides(precision, FLAGS.resolution)})
+    gflop = frame_gflop(G)
+    roofline = roofline_gflops(precision)
     z = tf.random.stateless_normal([videos, G.z_dim], seed=[0, 1])
     t = tf.tile(tf.range(frames, dtype=tf.float32)[None], [videos, 1])
     motion_z = G.sample_motion_z(videos, G.num_motion_tokens(frames - 1), seed=[0, 2])
@@ -53,35 +110,55 @@ def run_child(videos, frames):
     times = []
     for _ in range(FLAGS.runs):
         start = time.perf_counter()
-        render(z, t, motion_z).numpy()
+        out = render(z, t, motion_z).numpy()
         times.append(time.perf_counter() - start)
-    median = statistics.median(times)
-    params = reference.num_parameters(G)
-    return {"videos": videos, "frames": frames, "seconds": times, "frames_per_s": videos * frames / median,
-            "peak_rss_gb": peak_rss_mb() / 1e3, "params": params}
+    if FLAGS.frames_out:
+        np.save(FLAGS.frames_out, out)
+    frames_per_s = videos * frames / statistics.median(times)
+    return {"videos": videos, "frames": frames, "seconds": times, "frames_per_s": frames_per_s,
+            "gflop_per_frame": gflop, "gflops": gflop * frames_per_s, "roofline_gflops": roofline,
+            "peak_rss_gb": peak_rss_mb() / 1e3, "params": reference.num_parameters(G)}
 
 
 def main(argv):
     del argv
     if FLAGS.child:
-        videos, frames = map(int, FLAGS.child.split("x"))
-        print(json.dumps(run_child(videos, frames)))
+        precision, batch = FLAGS.child.split(":")
+        videos, frames = map(int, batch.split("x"))
+        print(json.dumps(run_child(precision, videos, frames)))
         return
-    print(f"StyleGAN-V generator, SkyTimelapse config at {FLAGS.resolution}x{FLAGS.resolution}, float32, "
-          f"{'fused' if FLAGS.fused else 'non-fused'} modulated convs, {os.cpu_count()} CPUs, median of {FLAGS.runs}")
-    print(f"{'videos x frames':<16}{'frames/batch':>13}{'frames/s':>10}{'s/frame':>10}{'peak RSS GB':>13}  runs (s)")
-    for batch in FLAGS.batches:
-        for group in FLAGS.frames_per_batch:
-            try:
-                r = measure("tools.bench_generator", f"--child={batch}", f"--runs={FLAGS.runs}",
-                            f"--resolution={FLAGS.resolution}", f"--fused={FLAGS.fused}", f"--frames_per_batch={group}")
-            except RuntimeError as error:
-                print(f"{batch:<16}{group:>13}  {error}")
-                continue
-            print(f"{batch:<16}{group:>13}{r['frames_per_s']:>10.2f}{1 / r['frames_per_s']:>10.3f}"
-                  f"{r['peak_rss_gb']:>13.2f}  " + " ".join(f"{s:.2f}" for s in r["seconds"]), flush=True)
-            params = r["params"]
-    print(f"G parameters: {params:,}")
+    print(f"StyleGAN-V generator, SkyTimelapse config at {FLAGS.resolution}x{FLAGS.resolution}, "
+          f"{'fused' if FLAGS.fused else 'non-fused'} modulated convs, {os.cpu_count()} CPUs, median of {FLAGS.runs}; "
+          f"x f32 and PSNR (frames clipped to [-1, 1], peak-to-peak 2) against the float32 row")
+    print(f"{'precision':<10}{'videos x frames':>16}{'frames/batch':>13}{'frames/s':>10}{'s/frame':>9}{'x f32':>7}"
+          f"{'PSNR dB':>9}{'GFLOP/frame':>12}{'GFLOP/s':>9}{'roofline':>10}{'roof':>6}{'peak RSS GB':>12}  runs (s)")
+    params = None
+    with tempfile.TemporaryDirectory() as scratch:
+        for batch in FLAGS.batches:
+            for group in FLAGS.frames_per_batch:
+                baseline = None  # (frames/s, frames path) of this configuration's float32 row
+                for precision in FLAGS.precision:
+                    frames_path = os.path.join(scratch, f"{precision}-{batch}-{group}.npy")
+                    try:
+                        r = measure("tools.bench_generator", f"--child={precision}:{batch}", f"--runs={FLAGS.runs}",
+                                    f"--resolution={FLAGS.resolution}", f"--fused={FLAGS.fused}",
+                                    f"--frames_per_batch={group}", f"--frames_out={frames_path}")
+                    except RuntimeError as error:
+                        print(f"{precision:<10}{batch:>16}{group:>13}  {error}")
+                        continue
+                    if precision == "float32":
+                        baseline = (r["frames_per_s"], frames_path)
+                    ratio = accuracy = "-"
+                    if baseline and precision != "float32":
+                        ratio = f"{r['frames_per_s'] / baseline[0]:.2f}"
+                        accuracy = f"{psnr(np.load(frames_path), np.load(baseline[1])):.1f}"
+                    print(f"{precision:<10}{batch:>16}{group:>13}{r['frames_per_s']:>10.2f}"
+                          f"{1 / r['frames_per_s']:>9.3f}{ratio:>7}{accuracy:>9}{r['gflop_per_frame']:>12.2f}"
+                          f"{r['gflops']:>9.1f}{r['roofline_gflops']:>10.1f}{r['gflops'] / r['roofline_gflops']:>6.2f}"
+                          f"{r['peak_rss_gb']:>12.2f}  " + " ".join(f"{s:.2f}" for s in r["seconds"]), flush=True)
+                    params = r["params"]
+    if params:
+        print(f"G parameters: {params:,}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from svgan_tf import atomic, tokens
+from svgan_tf import atomic, generation, tokens
 from svgan_tf.metrics import protocols, scores
 from svgan_tf.metrics.frechet import frechet_distance
 from svgan_tf.training import run_dir, summaries
@@ -118,18 +118,26 @@ class SavedModelGenerator:
         return tf.stack(frames, axis=1)
 
 
-def load_for_metrics(path):
+def load_for_metrics(path, precision="float32"):
     """A checkpoint (run, prefix, .npz) or an exported SavedModel version directory, as a generator.
 
     Args:
         path: the checkpoint, or the SavedModel's version directory (`MODEL/<version>`).
+        precision: inference precision of a checkpoint's generator (`generator.INFERENCE_PRECISIONS`); a
+            SavedModel computes in the precision it was exported in.
 
     Returns:
-        A float32 `Generator`, or a `SavedModelGenerator`.
+        A `Generator` computing at `precision`, or a `SavedModelGenerator`.
+
+    Raises:
+        ValueError: naming --precision for a SavedModel and a precision other than float32.
     """
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        if precision != "float32":
+            raise ValueError(f"--precision={precision}: {path} is a SavedModel, which computes in the precision it "
+                             "was exported in (python -m svgan_tf.export savedmodel --precision=...).")
         return SavedModelGenerator(path)
-    return run_dir.load_generator(path, num_fp16_res=0)
+    return generation.at_precision(run_dir.load_generator(path, num_fp16_res=0), precision)
 
 
 def resolve_protocols(names, num_fake=None, num_real=None):
