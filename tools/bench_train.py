@@ -38,12 +38,20 @@ FLAGS.set_default("num_fp16_res", 0)
 FLAGS.set_default("aug_p", 0.2)
 
 
-def main(argv):
-    del argv
-    strategy = loop.make_strategy()
-    cfg = config.from_flags().resolve(FLAGS.resolution, num_replicas=strategy.num_replicas_in_sync)
+def measure(cfg, strategy, steps):
+    """Seconds of the real training steps of resolved config `cfg` under `strategy`, on cached synthetic clips.
+
+    Args:
+        cfg: a resolved `TrainConfig` (its data must be the synthetic demo videos at `cfg.resolution`).
+        strategy: the tf.distribute strategy.
+        steps: timed steps of each kind (median reported), after one warm-up step each.
+
+    Returns:
+        {"plain", "with_r1": median seconds per step without / with the R1 phase, "plain_runs", "r1_runs": every
+        timed step, "s_per_kimg": for the reference schedule (R1 every `cfg.r1_interval` steps; kimg counts frames)}.
+    """
     sampling = cfg.sampling()
-    source = demo.DemoSource(resolution=FLAGS.resolution, sampling=sampling)
+    source = demo.DemoSource(resolution=cfg.resolution, sampling=sampling)
     training = loop.build_training(cfg, strategy)
     train_step = loop.make_train_step(cfg, training, source, strategy)
     dataset = strategy.distribute_datasets_from_function(
@@ -55,7 +63,7 @@ def main(argv):
         """Seconds of training step `step` (its due phases), reading a statistic back as the loop's tick does."""
         train_step(iterator, step)  # warm-up: trace, build
         times = []
-        for _ in range(FLAGS.steps):
+        for _ in range(steps):
             start = time.perf_counter()
             train_step(iterator, step)
             training.tick_stats.numpy()
@@ -64,16 +72,25 @@ def main(argv):
 
     plain, plain_runs = timed(1)  # Gmain, Dmain
     with_r1, r1_runs = timed(0)  # and Dreg
-    frames = cfg.batch * cfg.num_frames
     mean_step = (plain * (cfg.r1_interval - 1) + with_r1) / cfg.r1_interval
+    return dict(plain=plain, plain_runs=plain_runs, with_r1=with_r1, r1_runs=r1_runs,
+                s_per_kimg=mean_step / (cfg.batch * cfg.num_frames) * 1000)
+
+
+def main(argv):
+    del argv
+    strategy = loop.make_strategy()
+    cfg = config.from_flags().resolve(FLAGS.resolution, num_replicas=strategy.num_replicas_in_sync)
+    r = measure(cfg, strategy, FLAGS.steps)
     device = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
     print(f"StyleGAN-V training step, SkyTimelapse config at {cfg.resolution}x{cfg.resolution}, batch {cfg.batch} "
           f"videos x {cfg.num_frames} frames, {strategy.num_replicas_in_sync} replica(s) on {device[0].device_type}, "
           f"num_fp16_res={cfg.num_fp16_res} ({cfg.mixed_precision if cfg.num_fp16_res else 'float32'}), "
           f"jit={cfg.jit}")
-    print(f"  step without R1: {plain:8.3f} s   (runs {', '.join(f'{t:.3f}' for t in plain_runs)})")
-    print(f"  step with R1:    {with_r1:8.3f} s   (runs {', '.join(f'{t:.3f}' for t in r1_runs)})")
-    print(f"  s/kimg (R1 every {cfg.r1_interval} steps, {frames} frames per step): {mean_step / frames * 1000:.2f}")
+    print(f"  step without R1: {r['plain']:8.3f} s   (runs {', '.join(f'{t:.3f}' for t in r['plain_runs'])})")
+    print(f"  step with R1:    {r['with_r1']:8.3f} s   (runs {', '.join(f'{t:.3f}' for t in r['r1_runs'])})")
+    print(f"  s/kimg (R1 every {cfg.r1_interval} steps, {cfg.batch * cfg.num_frames} frames per step): "
+          f"{r['s_per_kimg']:.2f}")
     print(f"  peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB")
     if tf.config.list_logical_devices("GPU"):
         peak = tf.config.experimental.get_memory_info("GPU:0")["peak"]
