@@ -6,8 +6,9 @@
 Each configuration (precision x videos x frames x frames per batch) runs in a fresh subprocess so that its
 peak RSS is its own; every subprocess builds the same weights (seeded). After one warm-up call (graph
 tracing), `--runs` timed calls of a compiled `tf.function` render `videos x frames` frames at times
-0..frames-1; the median time gives frames/s. Peak RSS is the process maximum (ru_maxrss), which includes
-TensorFlow itself (about 0.74 GB with the model built).
+0..frames-1; the median time gives frames/s. With `--rounds=N` the precisions of a configuration are measured
+N times alternately (a fresh process each) and the median of the rounds is reported. Peak RSS is the process
+maximum (ru_maxrss), which includes TensorFlow itself (about 0.74 GB with the model built).
 
 Precision (`svgan_tf.networks.generator.inference_overrides`, the `--precision` of generate, export and
 evaluate): "bfloat16" runs the synthesis convolutions and activations in bfloat16, styles, demodulation and
@@ -38,7 +39,8 @@ from tools.bench_process import run_child as measure
 
 flags.DEFINE_list("precision", ["float32", "bfloat16"], "Inference precisions (one row each).")
 flags.DEFINE_list("batches", ["1x16"], "Configurations VIDEOSxFRAMES.")
-flags.DEFINE_integer("runs", 3, "Timed runs per configuration (median reported).")
+flags.DEFINE_integer("runs", 3, "Timed runs per configuration and round.")
+flags.DEFINE_integer("rounds", 1, "Rounds over the precisions, alternating (median of the rounds' medians).")
 flags.DEFINE_bool("fused", False, "Fused (grouped, per-sample kernels) modulated convolutions.")
 flags.DEFINE_list("frames_per_batch", ["all"], "Render frames sequentially in groups of this many "
                   "(bounds memory); 'all' renders every frame in one batch.")
@@ -136,26 +138,33 @@ def main(argv):
     with tempfile.TemporaryDirectory() as scratch:
         for batch in FLAGS.batches:
             for group in FLAGS.frames_per_batch:
-                baseline = None  # (frames/s, frames path) of this configuration's float32 row
-                for precision in FLAGS.precision:
-                    frames_path = os.path.join(scratch, f"{precision}-{batch}-{group}.npy")
-                    try:
-                        r = measure("tools.bench_generator", f"--child={precision}:{batch}", f"--runs={FLAGS.runs}",
-                                    f"--resolution={FLAGS.resolution}", f"--fused={FLAGS.fused}",
-                                    f"--frames_per_batch={group}", f"--frames_out={frames_path}")
-                    except RuntimeError as error:
-                        print(f"{precision:<10}{batch:>16}{group:>13}  {error}")
-                        continue
-                    if precision == "float32":
-                        baseline = (r["frames_per_s"], frames_path)
+                rows = {}  # precision -> the child results of each round
+                for _ in range(FLAGS.rounds):  # the precisions alternate, so that a busier minute hits each alike
+                    for precision in FLAGS.precision:
+                        frames_path = os.path.join(scratch, f"{precision}-{batch}-{group}.npy")
+                        try:
+                            rows.setdefault(precision, []).append(measure(
+                                "tools.bench_generator", f"--child={precision}:{batch}", f"--runs={FLAGS.runs}",
+                                f"--resolution={FLAGS.resolution}", f"--fused={FLAGS.fused}",
+                                f"--frames_per_batch={group}", f"--frames_out={frames_path}"))
+                        except RuntimeError as error:
+                            print(f"{precision:<10}{batch:>16}{group:>13}  {error}")
+                float32 = rows.get("float32")
+                for precision, results in rows.items():
+                    r = results[-1]
+                    frames_per_s = statistics.median(x["frames_per_s"] for x in results)
+                    roofline = statistics.median(x["roofline_gflops"] for x in results)
+                    gflops = r["gflop_per_frame"] * frames_per_s
                     ratio = accuracy = "-"
-                    if baseline and precision != "float32":
-                        ratio = f"{r['frames_per_s'] / baseline[0]:.2f}"
-                        accuracy = f"{psnr(np.load(frames_path), np.load(baseline[1])):.1f}"
-                    print(f"{precision:<10}{batch:>16}{group:>13}{r['frames_per_s']:>10.2f}"
-                          f"{1 / r['frames_per_s']:>9.3f}{ratio:>7}{accuracy:>9}{r['gflop_per_frame']:>12.2f}"
-                          f"{r['gflops']:>9.1f}{r['roofline_gflops']:>10.1f}{r['gflops'] / r['roofline_gflops']:>6.2f}"
-                          f"{r['peak_rss_gb']:>12.2f}  " + " ".join(f"{s:.2f}" for s in r["seconds"]), flush=True)
+                    if float32 and precision != "float32":
+                        ratio = f"{frames_per_s / statistics.median(x['frames_per_s'] for x in float32):.2f}"
+                        frames = [np.load(os.path.join(scratch, f"{name}-{batch}-{group}.npy"))
+                                  for name in (precision, "float32")]
+                        accuracy = f"{psnr(*frames):.1f}"
+                    print(f"{precision:<10}{batch:>16}{group:>13}{frames_per_s:>10.2f}{1 / frames_per_s:>9.3f}"
+                          f"{ratio:>7}{accuracy:>9}{r['gflop_per_frame']:>12.2f}{gflops:>9.1f}{roofline:>10.1f}"
+                          f"{gflops / roofline:>6.2f}{max(x['peak_rss_gb'] for x in results):>12.2f}  "
+                          + " ".join(f"{t:.2f}" for x in results for t in x["seconds"]), flush=True)
                     params = r["params"]
     if params:
         print(f"G parameters: {params:,}")
