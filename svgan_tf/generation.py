@@ -8,7 +8,7 @@
 * `generate_video`: one video, or one content x motion grid, streamed to a writer of `svgan_tf.data.video`;
 * `one_shot_frames`: the definition streamed videos equal (every frame in one generator call);
 * `class_label`: the label of a conditional model;
-* `at_precision`: a float32 generator rebuilt for bfloat16 inference.
+* `at_precision`: a float32 generator rebuilt for bfloat16 (or float16) inference.
 
 A video is a function of its seeds (`svgan_tf.latents`), never of the chunking. Inputs that cannot be
 rendered raise `svgan_tf.cli.UserError` naming the program's flag.
@@ -38,7 +38,7 @@ def at_precision(G, precision):
 
     Args:
         G: a float32 `Generator` (loaded with `num_fp16_res=0`).
-        precision: "float32" (`G` itself) or "bfloat16" (a copy with the same weights).
+        precision: "float32" (`G` itself), "bfloat16" or "float16" (a copy with the same weights).
     """
     overrides = inference_overrides(precision, G.img_resolution)
     return G if precision == "float32" else run_dir.rebuild(G, **overrides)

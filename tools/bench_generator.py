@@ -18,9 +18,8 @@ output shows), peak-to-peak 2, PSNR = 10 log10(2^2 / MSE).
 
 Roofline: `GFLOP/frame` is TensorFlow's profiler count of one frame (mapping, motion and synthesis; a
 multiply-add is 2 FLOP), `GFLOP/s` that count times frames/s, and `roof` their fraction of the measured
-roofline of the same process and precision: the GFLOP/s of one large 3x3 convolution, 512 -> 512 channels on
-4 x 32 x 32 (the generator's dominant operation at its best: oneDNN's kernel for it on this machine, measured
-just before the generator), so progress is a ratio however busy the machine is.
+roofline of the same process and precision (`tools.bench_measure`: one large 3x3 convolution in oneDNN's
+kernel, measured just before the generator), so progress is a ratio however busy the machine is.
 
 Reference PyTorch on a 2-core CPU: 2.38 frames/s (1 x 16), 1.50 frames/s (4 x 16); peak RSS 1.76 / 5.37 GB.
 """
@@ -34,6 +33,7 @@ import time
 import numpy as np
 from absl import app, flags
 
+from tools.bench_measure import frame_gflop, psnr, roofline_gflops
 from tools.bench_process import peak_rss_mb
 from tools.bench_process import run_child as measure
 
@@ -53,43 +53,6 @@ FLAGS = flags.FLAGS
 SKY_256 = dict(z_dim=512, w_dim=512, mapping_layers=2, channel_base=16384, channel_max=512, conv_clamp=256,
                motion_z_dim=512, motion_v_dim=512, motion_kernel_size=11, motion_z_distance=256, time_enc_dim=256,
                min_period_len=256, max_period_len=1024, max_num_frames=1024, num_fp16_res=0, mixed_precision=None)
-ROOFLINE_CONV = ([4, 32, 32, 512], [3, 3, 512, 512])  # the convolution that measures the roofline (input, kernel)
-
-
-def frame_gflop(G):
-    """TensorFlow's profiler count of one frame of generator `G` (batch 1, one frame), GFLOP (multiply-add = 2)."""
-    import tensorflow as tf
-
-    window = G.window_length
-    graph = tf.function(lambda z, t, m: G(z, t, m)).get_concrete_function(
-        tf.TensorSpec([1, G.z_dim]), tf.TensorSpec([1, 1]), tf.TensorSpec([1, window, G.motion_z_dim])).graph
-    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-    options["output"] = "none"
-    return tf.compat.v1.profiler.profile(graph, options=options).total_float_ops / 1e9
-
-
-def roofline_gflops(dtype, runs=5):
-    """GFLOP/s of the ROOFLINE_CONV convolution in `dtype` (median of `runs` after a warm-up)."""
-    import tensorflow as tf
-
-    (n, h, w, c), kernel_shape = ROOFLINE_CONV
-    x = tf.cast(tf.random.stateless_normal([n, h, w, c], seed=[0, 0]), dtype)
-    kernel = tf.cast(tf.random.stateless_normal(kernel_shape, seed=[0, 1]), dtype)
-    conv = tf.function(lambda x, k: tf.reduce_sum(tf.cast(tf.nn.conv2d(x, k, 1, "SAME"), tf.float32)))
-    conv(x, kernel).numpy()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        conv(x, kernel).numpy()
-        times.append(time.perf_counter() - start)
-    return 2 * n * h * w * float(np.prod(kernel_shape)) / statistics.median(times) / 1e9
-
-
-def psnr(frames, reference):
-    """PSNR (dB) of `frames` against `reference`, both clipped to [-1, 1] (peak-to-peak 2)."""
-    error = np.clip(frames, -1, 1).astype(np.float64) - np.clip(reference, -1, 1)
-    mse = np.mean(np.square(error))
-    return float("inf") if mse == 0 else float(10 * np.log10(4.0 / mse))
 
 
 def run_child(precision, videos, frames):

@@ -16,14 +16,12 @@ with R1, peak RSS 10.45 GB. Published StyleGAN2 256^2 on one A100: 12.53 s/kimg 
 """
 
 import resource
-import statistics
-import time
 
 import tensorflow as tf
 from absl import app, flags
 
-from svgan_tf.data import demo, pipeline
 from svgan_tf.training import config, loop
+from tools.bench_measure import training_step_seconds
 
 config.define_flags()
 flags.DEFINE_integer("steps", 3, "Timed steps of each kind (median reported).")
@@ -38,50 +36,11 @@ FLAGS.set_default("num_fp16_res", 0)
 FLAGS.set_default("aug_p", 0.2)
 
 
-def measure(cfg, strategy, steps):
-    """Seconds of the real training steps of resolved config `cfg` under `strategy`, on cached synthetic clips.
-
-    Args:
-        cfg: a resolved `TrainConfig` (its data must be the synthetic demo videos at `cfg.resolution`).
-        strategy: the tf.distribute strategy.
-        steps: timed steps of each kind (median reported), after one warm-up step each.
-
-    Returns:
-        {"plain", "with_r1": median seconds per step without / with the R1 phase, "plain_runs", "r1_runs": every
-        timed step, "s_per_kimg": for the reference schedule (R1 every `cfg.r1_interval` steps; kimg counts frames)}.
-    """
-    sampling = cfg.sampling()
-    source = demo.DemoSource(resolution=cfg.resolution, sampling=sampling)
-    training = loop.build_training(cfg, strategy)
-    train_step = loop.make_train_step(cfg, training, source, strategy)
-    dataset = strategy.distribute_datasets_from_function(
-        lambda ctx: pipeline.real_clip_dataset(source, sampling, ctx.get_per_replica_batch_size(cfg.batch), 0,
-                                               input_context=ctx).take(1).cache().repeat())
-    iterator = iter(dataset)
-
-    def timed(step):
-        """Seconds of training step `step` (its due phases), reading a statistic back as the loop's tick does."""
-        train_step(iterator, step)  # warm-up: trace, build
-        times = []
-        for _ in range(steps):
-            start = time.perf_counter()
-            train_step(iterator, step)
-            training.tick_stats.numpy()
-            times.append(time.perf_counter() - start)
-        return statistics.median(times), times
-
-    plain, plain_runs = timed(1)  # Gmain, Dmain
-    with_r1, r1_runs = timed(0)  # and Dreg
-    mean_step = (plain * (cfg.r1_interval - 1) + with_r1) / cfg.r1_interval
-    return dict(plain=plain, plain_runs=plain_runs, with_r1=with_r1, r1_runs=r1_runs,
-                s_per_kimg=mean_step / (cfg.batch * cfg.num_frames) * 1000)
-
-
 def main(argv):
     del argv
     strategy = loop.make_strategy()
     cfg = config.from_flags().resolve(FLAGS.resolution, num_replicas=strategy.num_replicas_in_sync)
-    r = measure(cfg, strategy, FLAGS.steps)
+    r = training_step_seconds(cfg, strategy, FLAGS.steps)
     device = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
     print(f"StyleGAN-V training step, SkyTimelapse config at {cfg.resolution}x{cfg.resolution}, batch {cfg.batch} "
           f"videos x {cfg.num_frames} frames, {strategy.num_replicas_in_sync} replica(s) on {device[0].device_type}, "

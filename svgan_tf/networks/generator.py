@@ -38,7 +38,7 @@ def resolution_policy(resolution, img_resolution, num_fp16_res, mixed_precision)
 
 
 # Inference precisions of `inference_overrides` (the `--precision` of generate, export and evaluate).
-INFERENCE_PRECISIONS = ("float32", "bfloat16")
+INFERENCE_PRECISIONS = ("float32", "bfloat16", "float16")
 
 
 def inference_overrides(precision, img_resolution):
@@ -47,7 +47,9 @@ def inference_overrides(precision, img_resolution):
     "bfloat16" runs every synthesis block above 4x4 under "mixed_bfloat16": convolutions and activations in
     bfloat16 (oneDNN's AVX512-BF16 / AMX kernels on CPU), while styles, demodulation coefficients and the
     running RGB image stay float32, as do the mapping and motion networks. The 4x4 block stays float32 as
-    under every mixed policy (`fp16_resolution`); it costs well under 1% of a frame.
+    under every mixed policy (`fp16_resolution`); it costs well under 1% of a frame. "float16" (for GPUs: CPUs
+    have no fast float16 convolutions) is the reference's own setting, the top 4 resolutions under
+    "mixed_float16" with its clamp and pre-normalisation.
 
     Args:
         precision: one of `INFERENCE_PRECISIONS`.
@@ -60,6 +62,8 @@ def inference_overrides(precision, img_resolution):
         return {"num_fp16_res": 0}
     if precision == "bfloat16":
         return {"num_fp16_res": int(math.log2(img_resolution)) - 1, "mixed_precision": "mixed_bfloat16"}
+    if precision == "float16":
+        return {"num_fp16_res": 4, "mixed_precision": "mixed_float16"}
     raise ValueError(f"--precision: unknown precision {precision!r} (known: {', '.join(INFERENCE_PRECISIONS)}).")
 
 
