@@ -164,3 +164,15 @@ def test_exported_savedmodel_gives_the_checkpoints_clips(tmp_path):
     assert ours.shape == keras.shape and np.abs(ours.astype(int) - keras.astype(int)).max() <= 1
     with pytest.raises(FileNotFoundError, match="saved_model.pb"):
         evaluation.SavedModelGenerator(str(tmp_path))
+    with pytest.raises(ValueError, match="--precision=bfloat16: .* is a SavedModel"):
+        evaluation.load_for_metrics(str(tmp_path / "model" / "1"), precision="bfloat16")
+
+
+def test_checkpoint_generator_at_bfloat16(tmp_path):
+    from svgan_tf.interop import reference
+    G = tiny_generator()
+    reference.save_reference_npz(G, str(tmp_path / "g.npz"))
+    (tmp_path / "g.json").write_text(json.dumps(G.get_config()))
+    loaded = evaluation.load_for_metrics(str(tmp_path / "g.npz"), precision="bfloat16")
+    assert loaded.synthesis.b32.compute_dtype == "bfloat16"
+    assert evaluation.load_for_metrics(str(tmp_path / "g.npz")).synthesis.b32.compute_dtype == "float32"
