@@ -10,6 +10,10 @@ tracing), `--runs` timed calls of a compiled `tf.function` render `videos x fram
 N times alternately (a fresh process each) and the median of the rounds is reported. Peak RSS is the process
 maximum (ru_maxrss), which includes TensorFlow itself (about 0.74 GB with the model built).
 
+Side by side: after each configuration's rows, one more process renders with float32 and each other precision
+(same weights) with their calls alternating, `--side_by_side_runs` pairs; the median of the per-pair time ratios
+is the speed-up least disturbed by anything else running on the machine (a busy minute slows both of a pair).
+
 Precision (`svgan_tf.networks.generator.inference_overrides`, the `--precision` of generate, export and
 evaluate): "bfloat16" runs the synthesis convolutions and activations in bfloat16, styles, demodulation and
 the RGB image in float32. Its row gives `x f32`, the frames/s ratio to the float32 row of the same batch
@@ -41,6 +45,8 @@ flags.DEFINE_list("precision", ["float32", "bfloat16"], "Inference precisions (o
 flags.DEFINE_list("batches", ["1x16"], "Configurations VIDEOSxFRAMES.")
 flags.DEFINE_integer("runs", 3, "Timed runs per configuration and round.")
 flags.DEFINE_integer("rounds", 1, "Rounds over the precisions, alternating (median of the rounds' medians).")
+flags.DEFINE_integer("side_by_side_runs", 5, "Alternating call pairs of float32 and each other precision in one "
+                     "process, after the table (0: none): the ratio least disturbed by other load.")
 flags.DEFINE_bool("fused", False, "Fused (grouped, per-sample kernels) modulated convolutions.")
 flags.DEFINE_list("frames_per_batch", ["all"], "Render frames sequentially in groups of this many "
                   "(bounds memory); 'all' renders every frame in one batch.")
@@ -85,12 +91,41 @@ def run_child(precision, videos, frames):
             "peak_rss_gb": peak_rss_mb() / 1e3, "params": reference.num_parameters(G)}
 
 
+def run_side_by_side(precision, videos, frames):
+    """float32 and `precision` in one process (same weights), their calls alternating: the ratio of each pair."""
+    import keras
+    import tensorflow as tf
+
+    from svgan_tf.generation import at_precision
+    from svgan_tf.networks.generator import Generator
+
+    keras.utils.set_random_seed(0)
+    G = Generator(img_resolution=FLAGS.resolution, **SKY_256)
+    z = tf.random.stateless_normal([videos, G.z_dim], seed=[0, 1])
+    t = tf.tile(tf.range(frames, dtype=tf.float32)[None], [videos, 1])
+    motion_z = G.sample_motion_z(videos, G.num_motion_tokens(frames - 1), seed=[0, 2])
+    group = None if FLAGS.frames_per_batch[0] == "all" else int(FLAGS.frames_per_batch[0])
+    renders = [tf.function(lambda z, t, m, g=g: g(z, t, m, fused_modconv=FLAGS.fused, frames_per_batch=group))
+               for g in (G, at_precision(G, precision))]
+    times = [[], []]
+    for render in renders:
+        render(z, t, motion_z).numpy()  # warm-up: trace and build
+    for _ in range(FLAGS.side_by_side_runs):
+        for render, seconds in zip(renders, times):
+            start = time.perf_counter()
+            render(z, t, motion_z).numpy()
+            seconds.append(time.perf_counter() - start)
+    return {"float32": times[0], precision: times[1],
+            "ratio": statistics.median(a / b for a, b in zip(*times)), "frames": videos * frames}
+
+
 def main(argv):
     del argv
     if FLAGS.child:
-        precision, batch = FLAGS.child.split(":")
+        mode, precision, batch = FLAGS.child.split(":")
         videos, frames = map(int, batch.split("x"))
-        print(json.dumps(run_child(precision, videos, frames)))
+        child = run_child if mode == "alone" else run_side_by_side
+        print(json.dumps(child(precision, videos, frames)))
         return
     print(f"StyleGAN-V generator, SkyTimelapse config at {FLAGS.resolution}x{FLAGS.resolution}, "
           f"{'fused' if FLAGS.fused else 'non-fused'} modulated convs, {os.cpu_count()} CPUs, median of {FLAGS.runs}; "
@@ -107,7 +142,7 @@ def main(argv):
                         frames_path = os.path.join(scratch, f"{precision}-{batch}-{group}.npy")
                         try:
                             rows.setdefault(precision, []).append(measure(
-                                "tools.bench_generator", f"--child={precision}:{batch}", f"--runs={FLAGS.runs}",
+                                "tools.bench_generator", f"--child=alone:{precision}:{batch}", f"--runs={FLAGS.runs}",
                                 f"--resolution={FLAGS.resolution}", f"--fused={FLAGS.fused}",
                                 f"--frames_per_batch={group}", f"--frames_out={frames_path}"))
                         except RuntimeError as error:
@@ -129,6 +164,18 @@ def main(argv):
                           f"{gflops / roofline:>6.2f}{max(x['peak_rss_gb'] for x in results):>12.2f}  "
                           + " ".join(f"{t:.2f}" for x in results for t in x["seconds"]), flush=True)
                     params = r["params"]
+                for precision in FLAGS.precision if FLAGS.side_by_side_runs else ():
+                    if precision == "float32":
+                        continue
+                    r = measure("tools.bench_generator", f"--child=pair:{precision}:{batch}",
+                                f"--side_by_side_runs={FLAGS.side_by_side_runs}", f"--resolution={FLAGS.resolution}",
+                                f"--fused={FLAGS.fused}", f"--frames_per_batch={group}")
+                    rates = {p: r["frames"] / statistics.median(r[p]) for p in ("float32", precision)}
+                    print(f"  side by side, one process, calls alternating ({batch}, {group}): {precision} / float32 = "
+                          f"{r['ratio']:.2f} (median of {FLAGS.side_by_side_runs} pairs; {rates['float32']:.2f} vs "
+                          f"{rates[precision]:.2f} frames/s; float32 runs "
+                          + " ".join(f"{x:.2f}" for x in r["float32"]) + f", {precision} runs "
+                          + " ".join(f"{x:.2f}" for x in r[precision]) + ")", flush=True)
     if params:
         print(f"G parameters: {params:,}")
 
