@@ -171,9 +171,10 @@ def main(argv):
                                 f"--side_by_side_runs={FLAGS.side_by_side_runs}", f"--resolution={FLAGS.resolution}",
                                 f"--fused={FLAGS.fused}", f"--frames_per_batch={group}")
                     rates = {p: r["frames"] / statistics.median(r[p]) for p in ("float32", precision)}
+                    best = min(r["float32"]) / min(r[precision])
                     print(f"  side by side, one process, calls alternating ({batch}, {group}): {precision} / float32 = "
-                          f"{r['ratio']:.2f} (median of {FLAGS.side_by_side_runs} pairs; {rates['float32']:.2f} vs "
-                          f"{rates[precision]:.2f} frames/s; float32 runs "
+                          f"{r['ratio']:.2f} (median of {FLAGS.side_by_side_runs} pairs; best vs best {best:.2f}; "
+                          f"medians {rates['float32']:.2f} vs {rates[precision]:.2f} frames/s; float32 runs "
                           + " ".join(f"{x:.2f}" for x in r["float32"]) + f", {precision} runs "
                           + " ".join(f"{x:.2f}" for x in r[precision]) + ")", flush=True)
     if params:
