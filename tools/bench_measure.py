@@ -26,7 +26,7 @@ def frame_gflop(G):
     return tf.compat.v1.profiler.profile(graph, options=options).total_float_ops / 1e9
 
 
-def roofline_gflops(dtype, runs=5):
+def roofline_gflops(dtype, runs=10):
     """GFLOP/s of the ROOFLINE_CONV convolution in `dtype`: the fastest of `runs` after a warm-up (a peak, so the
     best run, the one least disturbed by anything else running)."""
     import tensorflow as tf
