@@ -187,7 +187,7 @@ def define_precision_flag():
     flags.DEFINE_enum("precision", "float32", INFERENCE_PRECISIONS,
                       "Inference precision: bfloat16 runs the synthesis convolutions and activations in bfloat16 "
                       "(styles, demodulation and the RGB image stay float32): faster on CPUs with AVX512-BF16 or "
-                      "AMX, about 40 dB PSNR against float32 frames; float16 (GPUs) is the reference's mixed float16 "
+                      "AMX, over 40 dB PSNR against float32 frames; float16 (GPUs) is the reference's mixed float16 "
                       "in the top 4 resolutions.", module_name=_caller())
 
 
