@@ -101,7 +101,7 @@ def main(argv):
     wanted = FLAGS.formats.split(",")
     print(f"Generator {G.img_resolution}^2, {reference.num_parameters(G):,} parameters; {FLAGS.threads} threads, "
           f"median of {FLAGS.runs} one-frame calls")
-    print(f"{'format':16s} {'s/frame':>8s} {'frames/s':>9s} {'size MiB':>9s} {'max err':>9s} {'mean err':>9s}")
+    print(f"{'format':20s} {'s/frame':>8s} {'frames/s':>9s} {'size MiB':>9s} {'max err':>9s} {'mean err':>9s}")
     with tempfile.TemporaryDirectory() as directory:
         for name, make in _artefacts(G, directory):
             if name not in wanted:
@@ -114,7 +114,7 @@ def main(argv):
             # float32 it is bfloat16 rounding, which no parity tolerance covers.
             tolerance = parity.TOLERANCES.get(precision if name != "savedmodel_bfloat16" else "bfloat16")
             flag = "" if tolerance is None or errors.frame_max <= tolerance.max_abs else "  (over tolerance)"
-            print(f"{name:16s} {seconds:8.3f} {1 / seconds:9.2f} {size / 2**20:9.1f} {errors.frame_max:9.2e} "
+            print(f"{name:20s} {seconds:8.3f} {1 / seconds:9.2f} {size / 2**20:9.1f} {errors.frame_max:9.2e} "
                   f"{errors.frame_mean:9.2e}{flag}", flush=True)
     print(f"Reference PyTorch: {REFERENCE_SECONDS_PER_FRAME} s/frame at 256^2; LiteRT target <= "
           f"{REFERENCE_SECONDS_PER_FRAME / 2:.2f} s/frame.")
