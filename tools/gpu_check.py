@@ -1,4 +1,4 @@
-"""Every speed figure of a first GPU run, in one script (under 10 minutes on one GPU for the full configuration).
+"""Every speed figure of a first GPU run, in one script (sized for under 10 minutes on one GPU; not yet run on one).
 
     python -m tools.gpu_check            # SkyTimelapse-256, 16 clips per replica: the figures to publish
     python -m tools.gpu_check --tiny     # a tiny 32x32 configuration: seconds on a CPU (tests/test_gpu_check.py)
