@@ -13,6 +13,9 @@ from pip packages (requirements-weights.txt); the reference's own detector files
   reference applies it (legacy fid50k / kid50k only); every line records `mirror` and `mirrored_real`.
 * `--real_vs_real` (no generator): two disjoint halves of the dataset, the metric's floor; `--floor` adds that
   floor (over the same runs) to each generator line.
+* Devices: with several visible GPUs, generation and detection are spread over all of them (a MirroredStrategy;
+  the values are those of one device, `svgan_tf.metrics.evaluation.Replicated`). `--precision=bfloat16` runs a
+  checkpoint's generator in bfloat16 (`svgan_tf.generation.at_precision`).
 * `--num_fake` / `--num_real` scale the protocols down for quick looks (not comparable with published numbers; the
   line says `scaled_down`). Real statistics are cached in `--cache_dir`.
 * `--check_i3d` with `--i3d=i3d_torchscript.pt`: compares the reference's I3D file with the shipped port (weights,
@@ -58,6 +61,7 @@ flags.DEFINE_string("inception", None, "StyleGAN2-ADA's inception-2015-12-05.pt 
 flags.DEFINE_string("c3d", None, "The reference's c3d_ucf101.pt (isv2048_ucf).")
 flags.DEFINE_bool("check_i3d", False, "Compare --i3d with the shipped I3D port and exit.")
 cli.define_out_flag("JSON-lines file to append results to (default: the run's metrics.jsonl).", required=False)
+cli.define_precision_flag()
 
 FLAGS = flags.FLAGS
 
@@ -75,7 +79,7 @@ def main(argv):
     _check_detector_files(metric_protocols)
     run = FLAGS.checkpoint if FLAGS.checkpoint and run_dir.is_run(FLAGS.checkpoint) else None
     mirror = FLAGS.mirror if FLAGS.mirror is not None else (run_dir.read_config(run).mirror if run else False)
-    G = evaluation.load_for_metrics(FLAGS.checkpoint) if FLAGS.checkpoint else None
+    G = evaluation.load_for_metrics(FLAGS.checkpoint, FLAGS.precision) if FLAGS.checkpoint else None
     resolution = FLAGS.resolution or (G.img_resolution if G is not None else None)
     source = pipeline.open_source(FLAGS.data, resolution=resolution,
                                   sampling=sampling_lib.SamplingConfig(num_frames=1, mirror=False))
@@ -83,6 +87,8 @@ def main(argv):
                                              inception=FLAGS.inception, c3d=FLAGS.c3d)
     options = dict(seed=FLAGS.seed, batch_size=FLAGS.batch, cache_dir=FLAGS.cache_dir or None, detectors=detectors,
                    mirror=mirror, runs=FLAGS.runs)
+    gpus = tf.config.list_logical_devices("GPU")
+    options["strategy"] = tf.distribute.MirroredStrategy() if len(gpus) > 1 else None  # every visible GPU
     results = evaluation.evaluate(G, source, metric_protocols, **options)
     floors = {}
     if FLAGS.floor and G is not None:
@@ -90,9 +96,10 @@ def main(argv):
     out = FLAGS.out or (run_dir.metrics_path(run) if run else None)
     scaled = any(p != protocols.PROTOCOLS[p.name] for p in metric_protocols)
     extra = dict(checkpoint=FLAGS.checkpoint, real_vs_real=FLAGS.real_vs_real, data=FLAGS.data, seed=FLAGS.seed,
-                 mirror=mirror, i3d=FLAGS.i3d, i3d_resize=FLAGS.i3d_resize, inception=FLAGS.inception,
-                 c3d=FLAGS.c3d, protocol={p.name: dataclasses.asdict(p) for p in metric_protocols},
-                 scaled_down=scaled, seconds=round(time.perf_counter() - start, 1),
+                 mirror=mirror, precision=FLAGS.precision, i3d=FLAGS.i3d, i3d_resize=FLAGS.i3d_resize,
+                 inception=FLAGS.inception, c3d=FLAGS.c3d,
+                 protocol={p.name: dataclasses.asdict(p) for p in metric_protocols}, scaled_down=scaled,
+                 seconds=round(time.perf_counter() - start, 1),
                  time=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
     for name, result in results.items():
         floor = floors.get(name)

@@ -58,6 +58,7 @@ flags.DEFINE_integer("num_frames", None, "Frames per video (or --seconds; defaul
 flags.DEFINE_float("seconds", None, "Video length in seconds at --fps (or --num_frames).")
 cli.define_timing_flags()
 cli.define_truncation_flag()
+cli.define_precision_flag()
 flags.DEFINE_enum("format", "mp4", ["mp4", "gif", "frames"], "mp4 (H.264), gif (short clips), or frames "
                   "(a directory of PNG files per video).")
 flags.DEFINE_bool("grid", False, "One content x motion grid video instead of one video per seed.")
@@ -116,7 +117,7 @@ def _plan():
 def main(argv):
     del argv  # cli.run has rejected positional arguments
     num_frames, jobs = _plan()
-    G = cli.load_generator(FLAGS.checkpoint)
+    G = cli.load_generator(FLAGS.checkpoint, precision=FLAGS.precision)
     generation.class_label(G, FLAGS.class_idx)
     options = {}
     if FLAGS.format == "mp4":

@@ -8,7 +8,8 @@
 * `generate_video`: one video, or one content x motion grid, streamed to a writer of `svgan_tf.data.video`;
 * `grid_cells`: the seeds of a content x motion grid's cells;
 * `one_shot_frames`: the definition streamed videos equal (every frame in one generator call);
-* `class_label`: the label of a conditional model.
+* `class_label`: the label of a conditional model;
+* `at_precision`: a float32 generator rebuilt for bfloat16 (or float16) inference.
 
 A video is a function of its seeds (`svgan_tf.latents`), never of the chunking. Inputs that cannot be
 rendered raise `svgan_tf.cli.UserError` naming the program's flag.
@@ -25,11 +26,23 @@ from svgan_tf import cli, tokens
 from svgan_tf.data import video
 from svgan_tf.data.video import open_writer
 from svgan_tf.latents import MotionTokenStream, content_z
-from svgan_tf.training import summaries
+from svgan_tf.networks.generator import inference_overrides
+from svgan_tf.training import run_dir, summaries
 
 EXTENSIONS = {"mp4": ".mp4", "gif": ".gif", "frames": ""}  # output format -> a video's name suffix
 GIF_MAX_BYTES = 1 << 30  # raw frames a GIF may hold in memory before it is encoded
 MAX_TIME = float(2 ** 24)  # beyond, float32 times (as the reference computes them) lose whole frames
+
+
+def at_precision(G, precision):
+    """Float32 generator `G` computing at inference `precision` (`svgan_tf.networks.generator.inference_overrides`).
+
+    Args:
+        G: a float32 `Generator` (loaded with `num_fp16_res=0`).
+        precision: "float32" (`G` itself), "bfloat16" or "float16" (a copy with the same weights).
+    """
+    overrides = inference_overrides(precision, G.img_resolution)
+    return G if precision == "float32" else run_dir.rebuild(G, **overrides)
 
 
 def class_label(G, class_idx):

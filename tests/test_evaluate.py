@@ -14,10 +14,12 @@ def test_evaluate_cli(tmp_path):
     (tmp_path / "g.json").write_text(json.dumps(G.get_config()))
     command = [sys.executable, "-m", "svgan_tf.evaluate", f"--checkpoint={tmp_path / 'g.npz'}", "--data=demo",
                "--metrics=fvd2048_16f", "--num_fake=4", "--num_real=4", "--cache_dir=", f"--out={tmp_path / 'm.jsonl'}"]
-    result = subprocess.run(command + ["--runs=2", "--floor", "--mirror"], capture_output=True, text=True)
+    result = subprocess.run(command + ["--runs=2", "--floor", "--mirror", "--precision=bfloat16"], capture_output=True,
+                            text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     line = json.loads((tmp_path / "m.jsonl").read_text())
     assert line["metric"] == "fvd2048_16f" and line["value"] > 0 and line["scaled_down"]
+    assert line["precision"] == "bfloat16"
     assert len(line["runs"]) == 2 and line["std"] > 0 and line["floor"]["value"] > 0
     assert line["mirror"] and not line["mirrored_real"] and (line["num_real"], line["num_fake"]) == (4, 4)
     for flag, message in (("--metrics=fvd16", "unknown metric 'fvd16'"), ("--runs=0", "--runs"),

@@ -6,6 +6,7 @@ import json
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from svgan_tf.data import pipeline
 from svgan_tf.data import sampling as sampling_lib
@@ -55,6 +56,36 @@ def test_runs_are_seeded_and_give_the_spread(demo):
     with pytest.raises(ValueError, match="real_vs_real: is50k"):
         evaluation.evaluate(None, demo, evaluation.resolve_protocols(["is50k"], num_fake=16), detectors=STUB,
                             progress=False)
+
+
+def test_replicas_give_the_numbers_of_one_device(demo):
+    # Two logical CPUs (tests/conftest.py) as the replicas of a MirroredStrategy; 21 clips in batches of 8: shards
+    # of 4 + 4 and the last batch of 5 split 3 + 2, so uneven shards are covered.
+    metrics = evaluation.resolve_protocols(["fvd2048_16f", "fid50k_full"], num_fake=21, num_real=21)
+    keras.utils.set_random_seed(1)
+    G = tiny_generator()
+    devices = []
+
+    def recording(fn):
+        def detector(batch):
+            devices.append((len(batch), batch.device if isinstance(batch, tf.Tensor) else "host"))
+            return fn(batch)
+        return detector
+
+    detectors = {key: (name, recording(fn)) for key, (name, fn) in STUB.items()}
+    one = evaluation.evaluate(G, demo, metrics, batch_size=8, cache_dir=None, detectors=detectors, progress=False)
+    single = list(devices)
+    devices.clear()
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    two = evaluation.evaluate(G, demo, metrics, batch_size=8, cache_dir=None, detectors=detectors, progress=False,
+                              strategy=strategy)
+    for name in one:
+        print(name, one[name].value, two[name].value)
+        assert two[name].value == pytest.approx(one[name].value, rel=1e-4)  # seen: 6e-6 (per-batch conv rounding)
+        assert (two[name].num_real, two[name].num_fake) == (one[name].num_real, one[name].num_fake)
+    assert {d for _, d in single} == {"host"}
+    assert {d.split("/")[-1] for _, d in devices} == {"device:CPU:0", "device:CPU:1"}
+    assert sum(n for n, _ in devices) == sum(n for n, _ in single)  # every item detected once, in shards
 
 
 def test_mirroring_applies_where_the_reference_applies_it(demo, tmp_path):
@@ -133,3 +164,15 @@ def test_exported_savedmodel_gives_the_checkpoints_clips(tmp_path):
     assert ours.shape == keras.shape and np.abs(ours.astype(int) - keras.astype(int)).max() <= 1
     with pytest.raises(FileNotFoundError, match="saved_model.pb"):
         evaluation.SavedModelGenerator(str(tmp_path))
+    with pytest.raises(ValueError, match="--precision=bfloat16: .* is a SavedModel"):
+        evaluation.load_for_metrics(str(tmp_path / "model" / "1"), precision="bfloat16")
+
+
+def test_checkpoint_generator_at_bfloat16(tmp_path):
+    from svgan_tf.interop import reference
+    G = tiny_generator()
+    reference.save_reference_npz(G, str(tmp_path / "g.npz"))
+    (tmp_path / "g.json").write_text(json.dumps(G.get_config()))
+    loaded = evaluation.load_for_metrics(str(tmp_path / "g.npz"), precision="bfloat16")
+    assert loaded.synthesis.b32.compute_dtype == "bfloat16"
+    assert evaluation.load_for_metrics(str(tmp_path / "g.npz")).synthesis.b32.compute_dtype == "float32"

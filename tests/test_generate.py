@@ -57,6 +57,12 @@ def test_cli_end_to_end_from_reference_npz(G, checkpoint, tmp_path):
     expected = np.concatenate(list(VideoRenderer(G, [2], time_offset=5.0, time_step=0.5).chunks(6)), 1)[0]
     np.testing.assert_array_equal(_frames(os.path.join(out, "seed0002"), 6), expected)
     assert sorted(os.listdir(out)) == ["seed0000", "seed0002"]
+    # bfloat16 inference: the same video within bfloat16 rounding.
+    result = _cli(f"--checkpoint={checkpoint}", f"--out={tmp_path / 'bf16'}", "--seeds=2", "--num_frames=6",
+                  "--time_offset=5", "--time_step=0.5", "--chunk_frames=4", "--format=frames", "--precision=bfloat16")
+    assert result.returncode == 0, result.stderr
+    difference = np.abs(_frames(str(tmp_path / "bf16" / "seed0002"), 6).astype(int) - expected.astype(int))
+    assert 0 < difference.mean() < 2 and difference.max() < 32
 
     result = _cli(f"--checkpoint={checkpoint}", f"--out={out}", "--seeds=0-1", "--motion_seeds=3", "--grid",
                   "--seconds=0.4", "--fps=20")

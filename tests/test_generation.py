@@ -1,12 +1,12 @@
 """Long-video generation (svgan_tf.generation): chunked == one-shot, continuation, slow motion, the token stream,
-grids, labels."""
+grids, labels, inference precision."""
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from svgan_tf.cli import UserError
-from svgan_tf.generation import VideoRenderer, generate_video, one_shot_frames
+from svgan_tf.generation import VideoRenderer, at_precision, generate_video, one_shot_frames
 from svgan_tf.latents import TOKENS_PER_BLOCK, MotionTokenStream, content_z
 from svgan_tf.training.summaries import to_uint8
 from tests.support import tiny_generator
@@ -88,3 +88,17 @@ def test_class_label_errors():
         VideoRenderer(tiny_generator(c_dim=3), [0])
     labelled = VideoRenderer(tiny_generator(c_dim=3), [0], class_idx=2, chunk_frames=2)
     assert labelled.render(0, 2).shape == (1, 2, 32, 32, 3)
+
+
+def test_bfloat16_inference_keeps_the_weights_and_the_frames(G):
+    assert at_precision(G, "float32") is G
+    G16 = at_precision(G, "bfloat16")
+    assert all(np.array_equal(a, b) for a, b in zip(G16.get_weights(), G.get_weights()))
+    assert G16.synthesis.b32.compute_dtype == "bfloat16" and G16.synthesis.b4.compute_dtype == "float32"
+    times = np.arange(6, dtype=np.float32) * 1.5
+    expected, frames = (one_shot_frames(g, 3, times) for g in (G, G16))
+    error = np.abs(np.clip(frames, -1, 1) - np.clip(expected, -1, 1))
+    print("bfloat16 vs float32: max", error.max(), "mean", error.mean())
+    assert frames.dtype == np.float32 and 0 < error.mean() < 0.01 and error.max() < 0.1
+    with pytest.raises(ValueError, match="--precision: unknown precision 'int4'"):
+        at_precision(G, "int4")

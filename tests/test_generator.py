@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from svgan_tf.networks.generator import INFERENCE_PRECISIONS, inference_overrides
 from tests.support import TINY_G, tiny_generator
 
 
@@ -76,6 +77,16 @@ def test_mixed_precision_top_resolutions(policy):
     assert low.dtype == np.float32 and np.all(np.isfinite(low))
     # Reduced precision in the two top blocks only: close to float32, but not identical.
     assert 0 < np.abs(low - ref).mean() < 0.05 * np.abs(ref).mean()
+
+
+def test_inference_precisions():
+    # bfloat16: every block above 4x4 (the mixed policies' floor); float16: the reference's top 4 resolutions.
+    dtypes = {p: [b.compute_dtype for b in tiny_generator(**inference_overrides(p, 32)).synthesis.blocks]
+              for p in INFERENCE_PRECISIONS}
+    assert dtypes == {"float32": ["float32"] * 4, "bfloat16": ["float32"] + ["bfloat16"] * 3,
+                      "float16": ["float32"] + ["float16"] * 3}
+    with pytest.raises(ValueError, match="--precision: unknown precision 'int8'"):
+        inference_overrides("int8", 32)
 
 
 def test_checkpoint_round_trip(tmp_path):

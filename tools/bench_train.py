@@ -16,14 +16,12 @@ with R1, peak RSS 10.45 GB. Published StyleGAN2 256^2 on one A100: 12.53 s/kimg 
 """
 
 import resource
-import statistics
-import time
 
 import tensorflow as tf
 from absl import app, flags
 
-from svgan_tf.data import demo, pipeline
 from svgan_tf.training import config, loop
+from tools.bench_measure import training_step_seconds
 
 config.define_flags()
 flags.DEFINE_integer("steps", 3, "Timed steps of each kind (median reported).")
@@ -42,38 +40,16 @@ def main(argv):
     del argv
     strategy = loop.make_strategy()
     cfg = config.from_flags().resolve(FLAGS.resolution, num_replicas=strategy.num_replicas_in_sync)
-    sampling = cfg.sampling()
-    source = demo.DemoSource(resolution=FLAGS.resolution, sampling=sampling)
-    training = loop.build_training(cfg, strategy)
-    train_step = loop.make_train_step(cfg, training, source, strategy)
-    dataset = strategy.distribute_datasets_from_function(
-        lambda ctx: pipeline.real_clip_dataset(source, sampling, ctx.get_per_replica_batch_size(cfg.batch), 0,
-                                               input_context=ctx).take(1).cache().repeat())
-    iterator = iter(dataset)
-
-    def timed(step):
-        """Seconds of training step `step` (its due phases), reading a statistic back as the loop's tick does."""
-        train_step(iterator, step)  # warm-up: trace, build
-        times = []
-        for _ in range(FLAGS.steps):
-            start = time.perf_counter()
-            train_step(iterator, step)
-            training.tick_stats.numpy()
-            times.append(time.perf_counter() - start)
-        return statistics.median(times), times
-
-    plain, plain_runs = timed(1)  # Gmain, Dmain
-    with_r1, r1_runs = timed(0)  # and Dreg
-    frames = cfg.batch * cfg.num_frames
-    mean_step = (plain * (cfg.r1_interval - 1) + with_r1) / cfg.r1_interval
+    r = training_step_seconds(cfg, strategy, FLAGS.steps)
     device = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
     print(f"StyleGAN-V training step, SkyTimelapse config at {cfg.resolution}x{cfg.resolution}, batch {cfg.batch} "
           f"videos x {cfg.num_frames} frames, {strategy.num_replicas_in_sync} replica(s) on {device[0].device_type}, "
           f"num_fp16_res={cfg.num_fp16_res} ({cfg.mixed_precision if cfg.num_fp16_res else 'float32'}), "
           f"jit={cfg.jit}")
-    print(f"  step without R1: {plain:8.3f} s   (runs {', '.join(f'{t:.3f}' for t in plain_runs)})")
-    print(f"  step with R1:    {with_r1:8.3f} s   (runs {', '.join(f'{t:.3f}' for t in r1_runs)})")
-    print(f"  s/kimg (R1 every {cfg.r1_interval} steps, {frames} frames per step): {mean_step / frames * 1000:.2f}")
+    print(f"  step without R1: {r['plain']:8.3f} s   (runs {', '.join(f'{t:.3f}' for t in r['plain_runs'])})")
+    print(f"  step with R1:    {r['with_r1']:8.3f} s   (runs {', '.join(f'{t:.3f}' for t in r['r1_runs'])})")
+    print(f"  s/kimg (R1 every {cfg.r1_interval} steps, {cfg.batch * cfg.num_frames} frames per step): "
+          f"{r['s_per_kimg']:.2f}")
     print(f"  peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB")
     if tf.config.list_logical_devices("GPU"):
         peak = tf.config.experimental.get_memory_info("GPU:0")["peak"]

@@ -8,11 +8,12 @@ FORMAT, the first argument, is one of
 * savedmodel: TF Serving's versioned layout OUT/<version>/ (svgan_tf.export.savedmodel), for --version;
 * tflite: one LiteRT file for devices (svgan_tf.export.tflite), in the precision of --quantization;
 * onnx: a directory of ONNX models (svgan_tf.export.onnx).
---version and --quantization are refused for the formats that do not take them.
+--version, --precision and --quantization are refused for the formats that do not take them.
 
 --checkpoint accepts a training run directory (its config.json and newest checkpoint; G_ema is exported), a
 checkpoint prefix inside such a run, or a reference-format G_ema-reference-*.npz (with its .json). The generator
-is exported in float32; every export is checked against it (svgan_tf.export.parity) before it is written.
+is exported in float32 (a SavedModel in bfloat16 with --precision=bfloat16); every export is checked against it
+(svgan_tf.export.parity) before it is written.
 """
 
 import functools
@@ -29,13 +30,14 @@ cli.define_checkpoint_flag()
 cli.define_out_flag("Where to write: the model directory, whose subdirectories are the versions (savedmodel); the "
                     ".tflite file (tflite); the directory of mapping.onnx and frame_at_time.onnx (onnx).")
 cli.define_truncation_flag("Truncation of the exported mapping (1: none).")
+cli.define_precision_flag()
 flags.DEFINE_integer("version", 1, "TF Serving model version (savedmodel only).")
 flags.DEFINE_enum("quantization", "float32", tflite.QUANTIZATIONS, "Weight precision of the file (tflite only).")
 
 FLAGS = flags.FLAGS
 
 # The flags that only one format takes: flag -> that format.
-FORMAT_FLAGS = {"version": "savedmodel", "quantization": "tflite"}
+FORMAT_FLAGS = {"version": "savedmodel", "precision": "savedmodel", "quantization": "tflite"}
 
 
 def _savedmodel(G):
@@ -75,7 +77,7 @@ def main(argv, export_format):
     for flag, owner in FORMAT_FLAGS.items():
         if FLAGS[flag].present and export_format != owner:
             raise cli.UserError(f"--{flag}: only {owner} exports take it, not {export_format}.")
-    print(EXPORTS[export_format](cli.load_generator(FLAGS.checkpoint)))
+    print(EXPORTS[export_format](cli.load_generator(FLAGS.checkpoint, precision=FLAGS.precision)))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,11 @@ run computes (`svgan_tf.training.loop`).
 * `evaluate`: {result name: MetricResult} (mean and spread over runs, sample counts, mirroring), real statistics
   cached in `DEFAULT_CACHE` (or another directory);
 * `write_results`: one JSON line per result, appended to a log;
-* `default_detectors`: the reference detectors (I3D, Inception, C3D), loaded on first use.
+* `default_detectors`: the reference detectors (I3D, Inception, C3D), loaded on first use;
+* `Replicated`, `replicated_detectors`: a generator and detectors spread over the replicas of a MirroredStrategy
+  (`evaluate(..., strategy=...)`): each batch is split into one contiguous shard per replica, the shards run
+  concurrently (one thread and device per replica) and their outputs are concatenated in order, so the samples,
+  features and values are those of one device (up to the float rounding of per-batch kernels).
 """
 
 import dataclasses
@@ -19,7 +23,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from svgan_tf import atomic, tokens
+from svgan_tf import atomic, generation, tokens
 from svgan_tf.metrics import protocols, scores
 from svgan_tf.metrics.frechet import frechet_distance
 from svgan_tf.training import run_dir, summaries
@@ -118,18 +122,81 @@ class SavedModelGenerator:
         return tf.stack(frames, axis=1)
 
 
-def load_for_metrics(path):
+def _shards(strategy, arrays):
+    """`arrays` (batches, or None) split along axis 0 into one contiguous shard per replica, placed on its device."""
+    replicas = strategy.num_replicas_in_sync
+    split = [None if a is None else np.array_split(np.asarray(a), replicas) for a in arrays]
+    devices = strategy.extended.worker_devices
+
+    def shard(context):
+        with tf.device(devices[context.replica_id_in_sync_group]):
+            return tuple(None if s is None else tf.constant(s[context.replica_id_in_sync_group]) for s in split)
+
+    return strategy.experimental_distribute_values_from_function(shard)
+
+
+def _quiet_eager_run(record):
+    """Drops TensorFlow's per-call notice that an eager `strategy.run` has overhead: here each replica's share is
+    a whole detector or generator call (Python, NumPy and compiled functions), which cannot run inside one graph."""
+    return "MirroredStrategy eagerly" not in record.getMessage()
+
+
+tf.get_logger().addFilter(_quiet_eager_run)
+
+
+def _replicate(fn, strategy, *arrays):
+    """fn(*arrays) computed as fn on each replica's shard (concurrently), outputs concatenated in order."""
+    if len(arrays[0]) < strategy.num_replicas_in_sync:  # fewer items than replicas: not worth a split
+        return np.asarray(fn(*arrays))
+    outputs = strategy.run(lambda shard: fn(*shard), args=(_shards(strategy, arrays),))
+    return np.concatenate([np.asarray(o) for o in strategy.experimental_local_results(outputs)])
+
+
+class Replicated:
+    """Generator `G` whose calls are spread over the replicas of `strategy` (the rest of `G` unchanged).
+
+    Args:
+        G: a `Generator` or `SavedModelGenerator`.
+        strategy: a `tf.distribute.MirroredStrategy` (one replica per device).
+    """
+
+    def __init__(self, G, strategy):
+        self._G, self._strategy = G, strategy
+
+    def __getattr__(self, name):
+        return getattr(self._G, name)
+
+    def __call__(self, z, t, motion_z, c=None, frames_per_batch=None):
+        """Frames of `G(z, t, motion_z, c)`, each replica rendering a contiguous share of the videos."""
+        return _replicate(lambda z, t, m, c: self._G(z, t, m, c=c, frames_per_batch=frames_per_batch),
+                          self._strategy, z, t, motion_z, c)
+
+
+def replicated_detectors(detectors, strategy):
+    """`detectors` ({id: (name, fn)}) with every fn spread over the replicas of `strategy`; names unchanged."""
+    return {key: (name, lambda batch, fn=fn: _replicate(fn, strategy, batch)) for key, (name, fn) in detectors.items()}
+
+
+def load_for_metrics(path, precision="float32"):
     """A checkpoint (run, prefix, .npz) or an exported SavedModel version directory, as a generator.
 
     Args:
         path: the checkpoint, or the SavedModel's version directory (`MODEL/<version>`).
+        precision: inference precision of a checkpoint's generator (`generator.INFERENCE_PRECISIONS`); a
+            SavedModel computes in the precision it was exported in.
 
     Returns:
-        A float32 `Generator`, or a `SavedModelGenerator`.
+        A `Generator` computing at `precision`, or a `SavedModelGenerator`.
+
+    Raises:
+        ValueError: naming --precision for a SavedModel and a precision other than float32.
     """
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        if precision != "float32":
+            raise ValueError(f"--precision={precision}: {path} is a SavedModel, which computes in the precision it "
+                             "was exported in (python -m svgan_tf.export savedmodel --precision=...).")
         return SavedModelGenerator(path)
-    return run_dir.load_generator(path, num_fp16_res=0)
+    return generation.at_precision(run_dir.load_generator(path, num_fp16_res=0), precision)
 
 
 def resolve_protocols(names, num_fake=None, num_real=None):
@@ -189,7 +256,7 @@ class MetricResult:
 
 
 def evaluate(G, source, metric_protocols, seed=0, batch_size=16, cache_dir=DEFAULT_CACHE, detectors=None,
-             progress=True, mirror=False, runs=1):
+             progress=True, mirror=False, runs=1, strategy=None):
     """{result name: MetricResult} of generator `G` against `source` (None G: real vs real halves).
 
     Run r uses seed + r for the real clip offsets, the generated samples and KID's subsets; the value is the mean
@@ -207,6 +274,8 @@ def evaluate(G, source, metric_protocols, seed=0, batch_size=16, cache_dir=DEFAU
         progress: print a progress line per pass.
         mirror: the dataset's mirror setting (a training run's `mirror`); applied where the reference does.
         runs: seeded runs to average.
+        strategy: a `tf.distribute.MirroredStrategy` to spread generation and detection over its replicas
+            (`Replicated`; the values are those of one device); None: one device.
 
     Returns:
         {result name: MetricResult}: the metric's name, or `<name>_mean` / `<name>_std` for IS.
@@ -217,6 +286,9 @@ def evaluate(G, source, metric_protocols, seed=0, batch_size=16, cache_dir=DEFAU
     if runs < 1:
         raise ValueError(f"--runs must be >= 1, got {runs}.")
     detectors = detectors or default_detectors()
+    if strategy is not None and strategy.num_replicas_in_sync > 1:
+        detectors = replicated_detectors(detectors, strategy)
+        G = None if G is None else Replicated(G, strategy)
     results = {}
     for protocol in metric_protocols:
         if G is None and not protocol.has_real_set:

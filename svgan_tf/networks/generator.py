@@ -37,6 +37,36 @@ def resolution_policy(resolution, img_resolution, num_fp16_res, mixed_precision)
     return "float32"
 
 
+# Inference precisions of `inference_overrides` (the `--precision` of generate, export and evaluate).
+INFERENCE_PRECISIONS = ("float32", "bfloat16", "float16")
+
+
+def inference_overrides(precision, img_resolution):
+    """Generator arguments that run inference at `precision` (for `rebuild` or `load_generator`).
+
+    "bfloat16" runs every synthesis block above 4x4 under "mixed_bfloat16": convolutions and activations in
+    bfloat16 (oneDNN's AVX512-BF16 / AMX kernels on CPU), while styles, demodulation coefficients and the
+    running RGB image stay float32, as do the mapping and motion networks. The 4x4 block stays float32 as
+    under every mixed policy (`fp16_resolution`); it costs well under 1% of a frame. "float16" (for GPUs: CPUs
+    have no fast float16 convolutions) is the reference's own setting, the top 4 resolutions under
+    "mixed_float16" with its clamp and pre-normalisation.
+
+    Args:
+        precision: one of `INFERENCE_PRECISIONS`.
+        img_resolution: the generator's output resolution.
+
+    Raises:
+        ValueError: naming --precision and the known precisions.
+    """
+    if precision == "float32":
+        return {"num_fp16_res": 0}
+    if precision == "bfloat16":
+        return {"num_fp16_res": int(math.log2(img_resolution)) - 1, "mixed_precision": "mixed_bfloat16"}
+    if precision == "float16":
+        return {"num_fp16_res": 4, "mixed_precision": "mixed_float16"}
+    raise ValueError(f"--precision: unknown precision {precision!r} (known: {', '.join(INFERENCE_PRECISIONS)}).")
+
+
 def check_resolution(img_resolution):
     if img_resolution < 4 or img_resolution & (img_resolution - 1):
         raise ValueError(f"img_resolution must be a power of two >= 4, got {img_resolution}.")
