@@ -42,6 +42,7 @@ import math
 import os
 import sys
 
+import numpy as np
 from absl import flags
 
 from svgan_tf import cli, generation
@@ -53,6 +54,8 @@ cli.define_checkpoint_flag("Training run directory (newest checkpoint), checkpoi
                            "(with its .json).")
 cli.define_out_flag("Output directory: one seedNNNN.<ext> per seed (or grid.<ext>).")
 flags.DEFINE_string("seeds", "0", "Video seeds, e.g. 0-3,7 (with --grid: the content of each column).")
+flags.DEFINE_string("latents", None, "A latents .npz of svgan_tf.project: its content (ws) in every video, with the "
+                    "motion of each seed.")
 flags.DEFINE_string("motion_seeds", None, "With --grid: the motion of each row (default: --seeds).")
 flags.DEFINE_integer("num_frames", None, "Frames per video (or --seconds; default 5 seconds).")
 flags.DEFINE_float("seconds", None, "Video length in seconds at --fps (or --num_frames).")
@@ -133,6 +136,14 @@ def main(argv):
         if num_frames > options["max_frames"]:
             raise cli.UserError(f"--format=gif: a GIF is built in memory, limited to {options['max_frames']} frames "
                                 f"of this size ({num_frames} asked); use --format=mp4 or frames for long videos.")
+    ws = None
+    if FLAGS.latents is not None:
+        from svgan_tf.projection import load_latents
+
+        try:
+            ws = load_latents(FLAGS.latents, G)[0]
+        except (OSError, ValueError) as error:
+            raise cli.UserError(f"--latents: {error}") from None
     os.makedirs(FLAGS.out, exist_ok=True)
     print(f"{FLAGS.checkpoint}: {G.img_resolution}x{G.img_resolution}; {len(jobs)} output(s) of {num_frames} frames "
           f"({summaries.format_duration(num_frames / FLAGS.fps)} at {FLAGS.fps:g} fps), frame i at t = "
@@ -144,6 +155,7 @@ def main(argv):
                                       time_offset=FLAGS.time_offset, time_step=FLAGS.time_step,
                                       chunk_frames=FLAGS.chunk_frames, truncation_psi=FLAGS.truncation_psi,
                                       class_idx=FLAGS.class_idx, grid=FLAGS.grid, overwrite=FLAGS.overwrite,
+                                      ws=None if ws is None else np.repeat(ws, len(content) * len(motion or [0]), 0),
                                       **options)
             print(path)
     except KeyboardInterrupt:
