@@ -31,6 +31,9 @@ PROGRAMS = {
     "svgan-import": "svgan_tf.import_reference",
     "svgan-serve-client": "svgan_tf.serve_client",
     "svgan-play": "svgan_tf.play",
+    "svgan-project": "svgan_tf.project",
+    "svgan-edit": "svgan_tf.edit",
+    "svgan-profile": "svgan_tf.profile",
 }
 
 
@@ -240,3 +243,6 @@ dataset = _entry_point("svgan-dataset")
 import_reference = _entry_point("svgan-import")
 serve_client = _entry_point("svgan-serve-client")
 play = _entry_point("svgan-play")
+project = _entry_point("svgan-project")
+edit = _entry_point("svgan-edit")
+profile = _entry_point("svgan-profile")

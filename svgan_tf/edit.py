@@ -102,7 +102,8 @@ def _cells(G, times):
             raise cli.UserError(f"--resolutions: {error}") from None
         chosen = latents.parse_seeds(FLAGS.directions, "--directions")
         if chosen[-1] >= len(directions):
-            raise cli.UserError(f"--directions: the generator has {len(directions)} directions (0..{len(directions) - 1}).")
+            raise cli.UserError(f"--directions: the generator has {len(directions)} directions "
+                                f"(0..{len(directions) - 1}).")
         strengths = _floats(FLAGS.strengths, "strengths")
         _, w_std = projection.w_statistics(G)
         print("SeFa eigenvalues: " + ", ".join(f"{k}: {eigenvalues[k]:.3g}" for k in chosen), file=sys.stderr)

@@ -119,9 +119,9 @@ def main(argv):
                    seed=FLAGS.seed, motion_seed=FLAGS.motion_seed, pixel_weight=FLAGS.pixel_weight,
                    final_loss=result.losses[-1])
     atomic.write_json(paths["metrics.json"], metrics, overwrite=FLAGS.overwrite)
-    print(f"PSNR {metrics['reconstruction']['mean_psnr']:.2f} dB, distance {metrics['reconstruction']['mean_distance']:.4f}"
-          f" (start at w_avg: {metrics['start_w_avg']['mean_psnr']:.2f} dB, "
-          f"{metrics['start_w_avg']['mean_distance']:.4f})", file=sys.stderr)
+    end, start = metrics["reconstruction"], metrics["start_w_avg"]
+    print(f"PSNR {end['mean_psnr']:.2f} dB, distance {end['mean_distance']:.4f} (start at w_avg: "
+          f"{start['mean_psnr']:.2f} dB, {start['mean_distance']:.4f})", file=sys.stderr)
     if FLAGS.animation_frames:
         path = paths["animation" + generation.EXTENSIONS[FLAGS.animation_format]]
         generation.generate_video(G, path, [0], [FLAGS.motion_seed], num_frames=FLAGS.animation_frames,

@@ -241,8 +241,8 @@ def project(G, target, times=None, num_steps=300, w_plus=False, optimize_motion=
     ws = np.broadcast_to(w_var.numpy(), [1, G.num_ws, G.w_dim]).copy()
     motion_z = z_var.numpy()
     frames = render(ws, motion_z).numpy()
-    return Projection(ws=ws, motion_z=motion_z, times=times, frames=frames, initial_frames=initial_frames, losses=losses,
-                      w_plus=w_plus)
+    return Projection(ws=ws, motion_z=motion_z, times=times, frames=frames, initial_frames=initial_frames,
+                      losses=losses, w_plus=w_plus)
 
 
 def save_latents(path, projection, motion_seed, overwrite=False):
