@@ -10,6 +10,9 @@ generate script: column j shows the content (z) of the j-th `--seeds`, row i the
 `--motion_seeds` (default: the same seeds), so a row keeps one motion across contents, a column one content
 across motions, and cell (i, i) is the ordinary video of seed i.
 
+`--latents=FILE.npz` (written by `svgan_tf.project`) replaces every video's content by the projected one; the
+seeds then only choose the motion.
+
 Time: frame i is at t = time_offset + i * time_step (frame units of the training data). `--time_step=0.25`
 is 4x slow motion (the generator is continuous in t); `--time_offset` continues a video exactly: the same
 seed gives the same frame at the same t in every run.

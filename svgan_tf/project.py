@@ -90,6 +90,9 @@ def main(argv):
     del argv
     paths = _plan()
     G = cli.load_generator(FLAGS.checkpoint)
+    if G.c_dim:
+        raise cli.UserError(f"--checkpoint: {FLAGS.checkpoint} is a conditional model; projection takes unconditional "
+                            "ones.")
     try:
         target = projection.load_target(FLAGS.target, G.img_resolution, FLAGS.num_frames, FLAGS.frame_step)
     except ValueError as error:
