@@ -3,8 +3,9 @@
 Embeds a real image or video into a generator (`svgan_tf.projection`): finds the content code w (one for all
 layers, or one per layer with `--w_plus`) starting from w_avg and, for a video target (a video file or a folder
 of frames), the motion-noise tokens under its frames, so that the generator reconstructs it. The loss is the
-Inception perceptual distance of `svgan_tf.projection` (FID Inception-v3 features, shipped with the project)
-plus `--pixel_weight` times the pixel MSE; nothing is downloaded.
+Inception perceptual distance of `svgan_tf.projection` (FID Inception-v3 features, shipped with the project),
+or with `--vgg16=PATH` the reference's LPIPS-VGG16 (`svgan_tf.metrics.lpips_vgg16`), plus `--pixel_weight`
+times the pixel MSE; nothing is downloaded.
 
 Outputs in `--out`:
 
@@ -47,6 +48,8 @@ flags.DEFINE_integer("frame_step", 1, "Video targets: use every frame_step-th fr
 flags.DEFINE_float("time_step", 1.0, "Video targets: generator time between consecutive projected frames.")
 flags.DEFINE_integer("seed", 0, "Seed of the optimisation noise.")
 flags.DEFINE_integer("motion_seed", 0, "Seed of the initial (and, for the animation, fresh) motion tokens.")
+flags.DEFINE_string("vgg16", None, "The reference's LPIPS-VGG16 file (StyleGAN2-ADA's vgg16.pt, read as data): its "
+                    "LPIPS replaces the Inception distance.")
 flags.DEFINE_float("pixel_weight", 1.0, "Weight of the pixel MSE beside the perceptual distance.")
 flags.DEFINE_float("lr", 0.1, "Peak learning rate.")
 flags.DEFINE_integer("animation_frames", 32, "Frames of the animation (0: none).")
@@ -62,6 +65,8 @@ def _plan():
     """The validated flags -> output paths; touches no file."""
     if not os.path.exists(FLAGS.target):
         raise cli.UserError(f"--target: {FLAGS.target} does not exist.")
+    if FLAGS.vgg16 is not None and not os.path.isfile(FLAGS.vgg16):
+        raise cli.UserError(f"--vgg16: {FLAGS.vgg16} is not a file.")
     for flag, value in (("--num_steps", FLAGS.num_steps), ("--num_frames", FLAGS.num_frames),
                         ("--frame_step", FLAGS.frame_step)):
         if value < 1:
@@ -79,6 +84,16 @@ def _plan():
     if existing and not FLAGS.overwrite:
         raise cli.UserError(f"--out: {existing[0]} exists; pass --overwrite to replace, or choose another --out.")
     return paths
+
+
+def _lpips(path):
+    from svgan_tf.interop.unpickle import PickleFormatError, UnsafePickleError
+    from svgan_tf.metrics.lpips_vgg16 import LpipsVgg16
+
+    try:
+        return LpipsVgg16(path)
+    except (PickleFormatError, UnsafePickleError) as error:
+        raise cli.UserError(f"--vgg16: {error}") from None
 
 
 def _summary(frames, target, distance):
@@ -99,7 +114,7 @@ def main(argv):
         raise cli.UserError(f"--target: {error}") from None
     times = np.arange(len(target), dtype=np.float32) * np.float32(FLAGS.time_step)
     optimize_motion = {"auto": None, "optimize": True, "fixed": False}[FLAGS.motion]
-    distance = projection.InceptionDistance()
+    distance = projection.InceptionDistance() if FLAGS.vgg16 is None else _lpips(FLAGS.vgg16)
     print(f"{FLAGS.target}: {len(target)} frame(s) at {G.img_resolution}x{G.img_resolution}, {FLAGS.num_steps} steps",
           file=sys.stderr)
     bar = summaries.Progress(FLAGS.num_steps, label="projecting: ", unit="steps")
@@ -120,6 +135,7 @@ def main(argv):
     metrics.update(target=FLAGS.target, times=result.times.tolist(), num_steps=FLAGS.num_steps, w_plus=FLAGS.w_plus,
                    motion_optimized=bool(len(target) > 1 if optimize_motion is None else optimize_motion),
                    seed=FLAGS.seed, motion_seed=FLAGS.motion_seed, pixel_weight=FLAGS.pixel_weight,
+                   distance="lpips-vgg16" if FLAGS.vgg16 else "inception",
                    final_loss=result.losses[-1])
     atomic.write_json(paths["metrics.json"], metrics, overwrite=FLAGS.overwrite)
     end, start = metrics["reconstruction"], metrics["start_w_avg"]

@@ -16,7 +16,8 @@ from svgan_tf.generation import VideoRenderer
 from svgan_tf.interop import reference
 from svgan_tf.metrics import inception
 from svgan_tf.projection import load_latents
-from tests.support import REPO, absent, tiny_generator
+from tests.support import REPO, absent, narrow_vgg16_tensors, tiny_generator
+from tools.pickle_writer import torchscript_module_archive
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +74,21 @@ def test_project_a_frame_folder_then_generate_from_its_latents(G, checkpoint, tm
     again = _cli("svgan_tf.project", f"--checkpoint={checkpoint}", f"--target={target}", f"--out={out}")
     assert again.returncode == 2 and again.stderr.strip().endswith("choose another --out.")
     assert len(again.stderr.strip().splitlines()) == 1
+
+
+def test_projection_with_the_reference_lpips_vgg16(checkpoint, tmp_path):
+    vgg16 = torchscript_module_archive(tmp_path / "vgg16.pt", narrow_vgg16_tensors())
+    PIL.Image.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(tmp_path / "a.png")
+    out = tmp_path / "out"
+    result = _cli("svgan_tf.project", f"--checkpoint={checkpoint}", f"--target={tmp_path / 'a.png'}", f"--out={out}",
+                  f"--vgg16={vgg16}", "--num_steps=2", "--animation_frames=0")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["distance"] == "lpips-vgg16" and not metrics["motion_optimized"]
+    assert sorted(os.listdir(out)) == ["latents.npz", "metrics.json", "reconstruction.png"]
+    result = _cli("svgan_tf.project", f"--checkpoint={checkpoint}", f"--target={tmp_path / 'a.png'}",
+                  f"--out={tmp_path / 'out2'}", f"--vgg16={tmp_path / 'a.png'}")
+    assert result.returncode == 2 and result.stderr.strip().startswith("svgan_tf.project: error: --vgg16: ")
 
 
 def test_user_errors_are_one_line(checkpoint, tmp_path):
