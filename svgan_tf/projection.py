@@ -8,7 +8,7 @@ target; the library of `python -m svgan_tf.project`.
   channels), `conv_4` (192) and `mixed_2` (288) are compared as LPIPS compares VGG activations, without its
   learned per-channel weights: each position's feature vector is scaled to unit length, the squared difference
   summed over channels, averaged over positions, and the units averaged. 0 for equal images, at most 4.
-* `project`: StyleGAN2's projector (Karras et al. 2020, appendix D) extended to videos. The content code starts
+* `project`: StyleGAN2's projector (Karras et al., CVPR 2020) extended to videos. The content code starts
   at `w_avg` (the reference's start), optimised with Adam under its learning-rate schedule (linear ramp-up over
   the first 5% of steps, cosine ramp-down over the last 25%) with Gaussian noise added to w (5% of the spread of
   w, fading quadratically to 0 at 75% of the steps), against `distance + pixel_weight * MSE` over all target
@@ -16,7 +16,7 @@ target; the library of `python -m svgan_tf.project`.
   optimised with it, starting from a seeded draw and kept near the unit-Gaussian shell by `motion_reg` times
   the squared deviation of each token's mean square from 1: the frames of one content differ only by their
   motion code, so a w-only fit of a moving target can only find the average frame; the tokens recover the
-  motion (README of the measurements: `python -m svgan_tf.project --help`).
+  motion (measured in docs/latent_tools.md).
 * `load_target`: an image, a video file or a folder of frames, centre-cropped and resized to the generator.
 * `psnr`: peak signal-to-noise ratio of frames in [-1, 1].
 
@@ -32,10 +32,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from svgan_tf import latents
+from svgan_tf import atomic, latents
 from svgan_tf.data import sources
 from svgan_tf.data.convert import crop_resize, is_video_file
 from svgan_tf.data.video import read_mp4
+from svgan_tf.interop import bounded
 from svgan_tf.metrics import inception
 
 PERCEPTUAL_SIZE = 128
@@ -250,8 +251,6 @@ def save_latents(path, projection, motion_seed, overwrite=False):
     code serves every layer: what an exported frame model's `frame_at_time` takes), `motion_z` [1, L,
     motion_z_dim], `times` [F], `motion_seed` (the seed the tokens were drawn from).
     """
-    from svgan_tf import atomic
-
     arrays = dict(ws=projection.ws, motion_z=projection.motion_z, times=projection.times,
                   motion_seed=np.int64(motion_seed))
     if not projection.w_plus:
@@ -267,8 +266,6 @@ def load_latents(path, G):
     Raises:
         ValueError: naming `path`, when it is not such a file or does not fit `G`.
     """
-    from svgan_tf.interop import bounded
-
     arrays = bounded.load_npz(path)
     if "ws" not in arrays:
         raise ValueError(f"{path}: no 'ws' array (not a latents file of svgan_tf.project / svgan_tf.edit).")
