@@ -95,6 +95,9 @@ def _plan():
         raise cli.UserError("--motion_seeds: only with --grid.")
     if not math.isfinite(FLAGS.truncation_psi):
         raise cli.UserError(f"--truncation_psi: must be finite, got {FLAGS.truncation_psi}.")
+    if FLAGS.latents is not None and FLAGS.truncation_psi != 1:
+        raise cli.UserError("--truncation_psi: not with --latents, whose content is used as it is (svgan_tf.edit "
+                            "--mode=truncation truncates it).")
     cli.check_timing(FLAGS.time_offset, FLAGS.time_step)
     last = FLAGS.time_offset + (num_frames - 1) * FLAGS.time_step
     if last >= generation.MAX_TIME:
