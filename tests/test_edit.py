@@ -58,14 +58,17 @@ def test_sefa_grid_is_the_library_edit(G, checkpoint, tmp_path):
     np.testing.assert_array_equal(np.asarray(PIL.Image.open(out / "sefa" / "frame_000002.png"))[32:, 32:], cell[2])
 
 
-def test_motion_interpolation_keeps_the_content_and_ends_at_both_motions(G, checkpoint, tmp_path):
+def test_motion_interpolation_of_a_latents_file_ends_at_both_motions(G, checkpoint, tmp_path):
     out = tmp_path / "edits"
-    result = _cli(f"--checkpoint={checkpoint}", f"--out={out}", "--mode=motion", "--seed=1", "--motion_seed=5",
-                  "--motion_seed2=6", "--columns=3", "--num_frames=2", "--time_step=3", "--format=gif")
+    ws = G.mapping(latents.content_z(1, G.z_dim)[None]).numpy() * 0.5  # a content no seed gives
+    np.savez(tmp_path / "latents.npz", ws=ws)
+    result = _cli(f"--checkpoint={checkpoint}", f"--out={out}", "--mode=motion",
+                  f"--latents={tmp_path / 'latents.npz'}",
+                  "--motion_seed=5", "--motion_seed2=6", "--columns=3", "--num_frames=2", "--time_step=3",
+                  "--format=gif")
     assert result.returncode == 0, result.stderr
     grid = np.asarray(PIL.Image.open(out / "motion.png"))
     assert grid.shape == (32, 3 * 32, 3) and (out / "motion.gif").is_file()
-    ws = G.mapping(latents.content_z(1, G.z_dim)[None]).numpy()
     for column, seed in ((0, 5), (2, 6)):
         motion_z = latents.MotionTokenStream(seed, G.motion_z_dim).window(0, G.token_window(np.zeros((1, 1)))[1])
         frame = to_uint8(editing.render_clips(G, ws, motion_z[None], [0.0])).numpy()[0, 0]

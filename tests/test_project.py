@@ -100,3 +100,7 @@ def test_user_errors_are_one_line(checkpoint, tmp_path):
     result = _cli("svgan_tf.generate", f"--checkpoint={checkpoint}", f"--latents={tmp_path / 'bad.npz'}",
                   f"--out={tmp_path / 'v'}")
     assert result.returncode == 2 and "--latents:" in result.stderr and "bad.npz" in result.stderr
+    result = _cli("svgan_tf.generate", f"--checkpoint={checkpoint}", f"--latents={tmp_path / 'bad.npz'}",
+                  f"--out={tmp_path / 'v'}", "--truncation_psi=0.5")
+    assert result.returncode == 2 and result.stderr.strip().startswith(
+        "svgan_tf.generate: error: --truncation_psi: not with --latents")
