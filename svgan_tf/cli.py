@@ -32,6 +32,9 @@ PROGRAMS = {
     "svgan-serve-client": "svgan_tf.serve_client",
     "svgan-play": "svgan_tf.play",
     "svgan-demo": "svgan_tf.demo",
+    "svgan-project": "svgan_tf.project",
+    "svgan-edit": "svgan_tf.edit",
+    "svgan-profile": "svgan_tf.profile",
 }
 
 
@@ -260,3 +263,6 @@ import_reference = _entry_point("svgan-import")
 serve_client = _entry_point("svgan-serve-client")
 play = _entry_point("svgan-play")
 demo = _entry_point("svgan-demo")
+project = _entry_point("svgan-project")
+edit = _entry_point("svgan-edit")
+profile = _entry_point("svgan-profile")

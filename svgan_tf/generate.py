@@ -10,6 +10,9 @@ generate script: column j shows the content (z) of the j-th `--seeds`, row i the
 `--motion_seeds` (default: the same seeds), so a row keeps one motion across contents, a column one content
 across motions, and cell (i, i) is the ordinary video of seed i.
 
+`--latents=FILE.npz` (written by `svgan_tf.project`) replaces every video's content by the projected one; the
+seeds then only choose the motion.
+
 Time: frame i is at t = time_offset + i * time_step (frame units of the training data). `--time_step=0.25`
 is 4x slow motion (the generator is continuous in t); `--time_offset` continues a video exactly: the same
 seed gives the same frame at the same t in every run.
@@ -42,6 +45,7 @@ import math
 import os
 import sys
 
+import numpy as np
 from absl import flags
 
 from svgan_tf import cli, generation
@@ -53,6 +57,8 @@ cli.define_checkpoint_flag("Training run directory (newest checkpoint), checkpoi
                            "(with its .json).")
 cli.define_out_flag("Output directory: one seedNNNN.<ext> per seed (or grid.<ext>).")
 flags.DEFINE_string("seeds", "0", "Video seeds, e.g. 0-3,7 (with --grid: the content of each column).")
+flags.DEFINE_string("latents", None, "A latents .npz of svgan_tf.project: its content (ws) in every video, with the "
+                    "motion of each seed.")
 flags.DEFINE_string("motion_seeds", None, "With --grid: the motion of each row (default: --seeds).")
 flags.DEFINE_integer("num_frames", None, "Frames per video (or --seconds; default 5 seconds).")
 flags.DEFINE_float("seconds", None, "Video length in seconds at --fps (or --num_frames).")
@@ -90,6 +96,9 @@ def _plan():
         raise cli.UserError("--motion_seeds: only with --grid.")
     if not math.isfinite(FLAGS.truncation_psi):
         raise cli.UserError(f"--truncation_psi: must be finite, got {FLAGS.truncation_psi}.")
+    if FLAGS.latents is not None and FLAGS.truncation_psi != 1:
+        raise cli.UserError("--truncation_psi: not with --latents, whose content is used as it is (svgan_tf.edit "
+                            "--mode=truncation truncates it).")
     cli.check_timing(FLAGS.time_offset, FLAGS.time_step)
     last = FLAGS.time_offset + (num_frames - 1) * FLAGS.time_step
     if last >= generation.MAX_TIME:
@@ -134,6 +143,14 @@ def main(argv):
         if num_frames > options["max_frames"]:
             raise cli.UserError(f"--format=gif: a GIF is built in memory, limited to {options['max_frames']} frames "
                                 f"of this size ({num_frames} asked); use --format=mp4 or frames for long videos.")
+    ws = None
+    if FLAGS.latents is not None:
+        from svgan_tf.projection import load_latents
+
+        try:
+            ws = load_latents(FLAGS.latents, G)[0]
+        except (OSError, ValueError) as error:
+            raise cli.UserError(f"--latents: {error}") from None
     os.makedirs(FLAGS.out, exist_ok=True)
     print(f"{FLAGS.checkpoint}: {G.img_resolution}x{G.img_resolution}; {len(jobs)} output(s) of {num_frames} frames "
           f"({summaries.format_duration(num_frames / FLAGS.fps)} at {FLAGS.fps:g} fps), frame i at t = "
@@ -145,6 +162,7 @@ def main(argv):
                                       time_offset=FLAGS.time_offset, time_step=FLAGS.time_step,
                                       chunk_frames=FLAGS.chunk_frames, truncation_psi=FLAGS.truncation_psi,
                                       class_idx=FLAGS.class_idx, grid=FLAGS.grid, overwrite=FLAGS.overwrite,
+                                      ws=None if ws is None else np.repeat(ws, len(content) * len(motion or [0]), 0),
                                       **options)
             print(path)
     except KeyboardInterrupt:

@@ -119,10 +119,12 @@ class VideoRenderer:
             differently).
         truncation_psi: truncation of the content latents.
         class_idx: class of conditional models (None for unconditional ones).
+        ws: float32 [B, num_ws, w_dim] content codes used instead of the content seeds' (a projection's or an
+            edit's, `svgan_tf.projection.load_latents`); the content seeds then only count the videos.
     """
 
     def __init__(self, G, content_seeds, motion_seeds=None, time_offset=0.0, time_step=1.0, chunk_frames=32,
-                 truncation_psi=1.0, class_idx=None):
+                 truncation_psi=1.0, class_idx=None, ws=None):
         motion_seeds = list(content_seeds if motion_seeds is None else motion_seeds)
         if len(motion_seeds) != len(content_seeds) or not content_seeds:
             raise ValueError("content_seeds and motion_seeds must be non-empty and equally long.")
@@ -143,8 +145,11 @@ class VideoRenderer:
         self.c = None if c is None else np.repeat(c, self.num_videos, axis=0)
         # One video at a time: the mapping's matmul rounds differently for different batch sizes, and a
         # video must not depend on the others it is rendered with (grid cells equal the single videos).
-        self.ws = tf.concat([G.mapping(content_z(s, G.z_dim)[None], None if c is None else c,
-                                       truncation_psi=float(truncation_psi)) for s in content_seeds], axis=0)
+        if ws is not None:
+            self.ws = tf.constant(np.asarray(ws, np.float32).reshape([self.num_videos, G.num_ws, G.w_dim]))
+        else:
+            self.ws = tf.concat([G.mapping(content_z(s, G.z_dim)[None], None if c is None else c,
+                                           truncation_psi=float(truncation_psi)) for s in content_seeds], axis=0)
         # The largest window any chunk of `batch_frames` consecutive frames can need. A fixed length keeps
         # every call the same shape; tokens past a frame's own window do not change it.
         self.window_tokens = tokens.longest_window((self.batch_frames - 1) * self.time_step, G.motion_z_distance,
@@ -187,7 +192,7 @@ def grid_cells(content_seeds, motion_seeds=None):
 
 def generate_video(G, path, content_seeds, motion_seeds=None, num_frames=16, fps=25.0, time_offset=0.0,
                    time_step=1.0, chunk_frames=32, truncation_psi=1.0, class_idx=None, grid=False, overwrite=False,
-                   progress=True, **writer_options):
+                   progress=True, ws=None, **writer_options):
     """Renders one video (or one content x motion grid) to `path`, streaming.
 
     Args:
@@ -207,6 +212,8 @@ def generate_video(G, path, content_seeds, motion_seeds=None, num_frames=16, fps
         overwrite: replace an existing output.
         progress: True: a progress line on stderr; False: none; a callable: called with each chunk of
             frames (uint8 [n, H, W, C], as written) once it is written.
+        ws: content codes [num_videos, num_ws, w_dim] used instead of the content seeds' (see `VideoRenderer`;
+            with `grid`, one per cell, row by row).
         **writer_options: passed to `open_writer` (e.g. `crf`).
 
     Returns:
@@ -220,7 +227,7 @@ def generate_video(G, path, content_seeds, motion_seeds=None, num_frames=16, fps
         if len(content) != 1:
             raise ValueError("Without grid, a video has exactly one content seed.")
     renderer = VideoRenderer(G, content, motion, time_offset=time_offset, time_step=time_step,
-                             chunk_frames=chunk_frames, truncation_psi=truncation_psi, class_idx=class_idx)
+                             chunk_frames=chunk_frames, truncation_psi=truncation_psi, class_idx=class_idx, ws=ws)
     bar = summaries.Progress(num_frames, label=f"{os.path.basename(os.fspath(path))}: ") if progress is True else None
     with open_writer(path, fps, overwrite=overwrite, **writer_options) as writer:
         for chunk in renderer.chunks(num_frames):

@@ -341,3 +341,23 @@ def sample_videos_or_skip():
         return sample_videos()
     except FileNotFoundError as e:
         absent(f"REAL-VIDEO SAMPLE CLIPS ABSENT: {e}; the end-to-end tests on real footage were NOT run")
+
+
+def narrow_vgg16_tensors(seed=0, widths=(4, 6, 8, 8, 8)):
+    """The tensors of a StyleGAN2-ADA `vgg16.pt` (`svgan_tf.metrics.lpips_vgg16`) with VGG16's 64 .. 512 block
+    widths narrowed to `widths`: He-initialised convolutions, small biases, LPIPS weights in [0, 1)."""
+    from svgan_tf.metrics.lpips_vgg16 import BLOCKS
+
+    rng = np.random.default_rng(seed)
+    tensors, channels, index = {}, 3, 1
+    for block, count in enumerate(BLOCKS):
+        for _ in range(count):
+            out = widths[block]
+            tensors[f"layers.conv{index}.weight"] = (rng.standard_normal((out, channels, 3, 3)) *
+                                                     np.sqrt(2 / (9 * channels))).astype(np.float32)
+            tensors[f"layers.conv{index}.bias"] = (0.1 * rng.standard_normal(out)).astype(np.float32)
+            channels, index = out, index + 1
+    tensors["layers.fc1.weight"] = np.zeros((2, 3), np.float32)  # the classifier: present, unused
+    for k, width in enumerate(widths):
+        tensors[f"lpips{k}"] = rng.uniform(0, 1, width).astype(np.float32)
+    return tensors

@@ -38,7 +38,9 @@ def test_every_console_script_is_declared():
 @pytest.mark.parametrize("script, args, flag", [
     ("svgan-train", [], "data"), ("svgan-generate", [], "seeds"), ("svgan-evaluate", [], "metrics"),
     ("svgan-export", ["tflite"], "quantization"), ("svgan-dataset", [], "source"), ("svgan-import", [], "pkl"),
-    ("svgan-serve-client", [], "server"), ("svgan-play", [], "model"), ("svgan-demo", [], "port")])
+    ("svgan-serve-client", [], "server"), ("svgan-play", [], "model"), ("svgan-demo", [], "port"),
+    ("svgan-project", [], "target"),
+    ("svgan-edit", [], "mode"), ("svgan-profile", [], "config")])
 def test_console_script_runs_its_program(script, args, flag):
     assert flag in _flags(_script_help(script, *args).stdout)
 
