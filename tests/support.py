@@ -17,6 +17,8 @@ import json
 import os
 import pathlib
 import socket
+import subprocess
+import sys
 import zipfile
 
 import keras
@@ -47,6 +49,20 @@ def user_env():
     """The environment a user runs a program in: TensorFlow's start-up lines are silenced only where neither
     variable is set (this process sets TF_CPP_MIN_LOG_LEVEL)."""
     return {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "SVGAN_TF_VERBOSE")}
+
+
+def run_program(module, *args, timeout=300):
+    """Runs `python -m module args` as a user does (`user_env`); the completed process, its output as text."""
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=user_env(), capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def write_npz_generator(G, directory):
+    """Writes Generator `G` as a reference-names `.npz` with its `.json` of arguments; returns the `.npz` path."""
+    from svgan_tf.training import run_dir
+    path = os.path.join(directory, "g.npz")
+    run_dir.write_reference_generator(path, G)
+    return path
 
 
 # Tiny networks (CPU-fast, every architectural feature kept).

@@ -1,10 +1,7 @@
 """python -m svgan_tf.edit: each mode writes its grid (first frames) and grid video from the library's latents;
 user errors are one line with exit status 2."""
 
-import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -12,9 +9,8 @@ import PIL.Image
 import pytest
 
 from svgan_tf import editing, latents, projection
-from svgan_tf.interop import reference
 from svgan_tf.training.summaries import to_uint8
-from tests.support import REPO, TINY_G, tiny_generator
+from tests.support import TINY_G, run_program, tiny_generator, write_npz_generator
 
 
 @pytest.fixture(scope="module")
@@ -25,16 +21,11 @@ def G():
 
 @pytest.fixture
 def checkpoint(G, tmp_path):
-    reference.save_reference_npz(G, tmp_path / "g.npz")
-    (tmp_path / "g.json").write_text(json.dumps(G.get_config()))
-    return str(tmp_path / "g.npz")
+    return write_npz_generator(G, str(tmp_path))
 
 
 def _cli(*args):
-    # As a user runs it: TensorFlow's start-up lines are silenced only where neither variable is set.
-    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "SVGAN_TF_VERBOSE")}
-    return subprocess.run([sys.executable, "-m", "svgan_tf.edit", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return run_program("svgan_tf.edit", *args)
 
 
 def test_sefa_grid_is_the_library_edit(G, checkpoint, tmp_path):

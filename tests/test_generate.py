@@ -2,11 +2,8 @@
 generator loads, and every user error is one line with exit status 2."""
 
 import concurrent.futures
-import json
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,8 +11,7 @@ from PIL import Image
 
 from svgan_tf.data.video import read_mp4
 from svgan_tf.generation import VideoRenderer
-from svgan_tf.interop import reference
-from tests.support import REPO, tiny_generator
+from tests.support import run_program, tiny_generator, write_npz_generator
 
 
 @pytest.fixture(scope="module")
@@ -25,16 +21,11 @@ def G():
 
 @pytest.fixture
 def checkpoint(G, tmp_path):
-    reference.save_reference_npz(G, tmp_path / "g.npz")
-    (tmp_path / "g.json").write_text(json.dumps(G.get_config()))
-    return str(tmp_path / "g.npz")
+    return write_npz_generator(G, str(tmp_path))
 
 
 def _cli(*args):
-    # As a user runs it: TensorFlow's start-up lines are silenced only where neither variable is set.
-    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "SVGAN_TF_VERBOSE")}
-    return subprocess.run([sys.executable, "-m", "svgan_tf.generate", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return run_program("svgan_tf.generate", *args)
 
 
 def _cli_all(commands):

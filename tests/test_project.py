@@ -3,8 +3,6 @@ the metrics; `svgan_tf.generate --latents` renders the projected content; user e
 
 import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -13,10 +11,9 @@ import pytest
 
 from svgan_tf.data.video import read_mp4
 from svgan_tf.generation import VideoRenderer
-from svgan_tf.interop import reference
 from svgan_tf.metrics import inception
 from svgan_tf.projection import load_latents
-from tests.support import REPO, absent, narrow_vgg16_tensors, tiny_generator
+from tests.support import absent, narrow_vgg16_tensors, run_program, tiny_generator, write_npz_generator
 from tools.pickle_writer import torchscript_module_archive
 
 
@@ -28,16 +25,11 @@ def G():
 
 @pytest.fixture
 def checkpoint(G, tmp_path):
-    reference.save_reference_npz(G, tmp_path / "g.npz")
-    (tmp_path / "g.json").write_text(json.dumps(G.get_config()))
-    return str(tmp_path / "g.npz")
+    return write_npz_generator(G, str(tmp_path))
 
 
 def _cli(module, *args):
-    # As a user runs it: TensorFlow's start-up lines are silenced only where neither variable is set.
-    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "SVGAN_TF_VERBOSE")}
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=300)
+    return run_program(module, *args)
 
 
 def test_project_a_frame_folder_then_generate_from_its_latents(G, checkpoint, tmp_path):
