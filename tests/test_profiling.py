@@ -52,7 +52,7 @@ def test_discriminator_profile_per_frame_is_per_clip_over_its_frames():
 
 def test_config_from_flagfile(tmp_path):
     cfg = profiling.config_from_flagfile(REPO / "configs" / "demo.flags", 32)
-    assert (cfg.resolution, cfg.z_dim, cfg.channel_base, cfg.motion_kernel_size) == (32, 64, 2048, 5)
+    assert (cfg.resolution, cfg.z_dim, cfg.channel_base, cfg.motion_kernel_size) == (32, 64, 1024, 5)
     bad = tmp_path / "bad.flags"
     bad.write_text("# comment\n--z_dim=8\n--no_such_flag=1\n")
     with pytest.raises(ValueError, match="bad.flags:3"):
