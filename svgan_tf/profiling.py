@@ -99,16 +99,20 @@ def profile_generator(G):
                   "synthesis": count_parameters(G.synthesis)}
     parameters.update({f"synthesis/b{block.resolution}": count_parameters(block) for block in G.synthesis.blocks})
     parameters["total"] = count_parameters(G)
+    return {"parameters": parameters, "per_frame": _per_unit(
+        graph_profile(frame_function(G), lambda name: _part(name, "synthesis/", parameters)), 1)}
+
+
+def frame_function(G):
+    """G traced for one frame (batch 1, one time, its motion-token window; a label for conditional models)."""
     c = [tf.TensorSpec([1, G.c_dim], tf.float32)] if G.c_dim else []
 
     def frame(z, t, motion_z, *c):
         return G(z, t, motion_z, c=c[0] if c else None)
 
-    concrete = tf.function(frame).get_concrete_function(
+    return tf.function(frame).get_concrete_function(
         tf.TensorSpec([1, G.z_dim], tf.float32), tf.TensorSpec([1, 1], tf.float32),
         tf.TensorSpec([1, G.window_length, G.motion_z_dim], tf.float32), *c)
-    return {"parameters": parameters,
-            "per_frame": _per_unit(graph_profile(concrete, lambda name: _part(name, "synthesis/", parameters)), 1)}
 
 
 def profile_discriminator(D):

@@ -16,14 +16,9 @@ ROOFLINE_CONV = ([4, 32, 32, 512], [3, 3, 512, 512])  # the convolution that mea
 
 def frame_gflop(G):
     """TensorFlow's profiler count of one frame of generator `G` (batch 1, one frame), GFLOP (multiply-add = 2)."""
-    import tensorflow as tf
+    from svgan_tf import profiling
 
-    window = G.window_length
-    graph = tf.function(lambda z, t, m: G(z, t, m)).get_concrete_function(
-        tf.TensorSpec([1, G.z_dim]), tf.TensorSpec([1, 1]), tf.TensorSpec([1, window, G.motion_z_dim])).graph
-    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-    options["output"] = "none"
-    return tf.compat.v1.profiler.profile(graph, options=options).total_float_ops / 1e9
+    return profiling.profiler_flops(profiling.frame_function(G)) / 1e9
 
 
 def roofline_gflops(dtype, runs=10):
