@@ -12,9 +12,16 @@ so seed 3 is the same video from a checkpoint, a server or a phone.
 
 NumPy's `default_rng` (PCG64 seeded through SeedSequence) and its normal sampler are the same on every
 platform; `requirements.txt` pins NumPy so the streams cannot change under a user.
+
+A latents file (`.npz`, written by `svgan_tf.project`) holds a content instead of a seed: `ws` [1, num_ws,
+w_dim] (one code per synthesis layer), `w` [1, w_dim] when one code serves every layer, the projected video's
+motion tokens `motion_z` [1, L, motion_z_dim], `times` and `motion_seed`. `read_latents_file` reads it for
+every tool (generate, edit, the TF Serving client, the LiteRT player).
 """
 
 import numpy as np
+
+from svgan_tf.interop import bounded
 
 TOKENS_PER_BLOCK = 64
 CONTENT_KEY = 2 ** 32 - 1  # second seed word of the content latent; motion blocks use 0, 1, 2, ...
@@ -95,3 +102,43 @@ class MotionTokenStream:
     def cached_blocks(self):
         """Indices of the blocks currently held."""
         return sorted(self._blocks)
+
+
+def read_latents_file(path, w_dim, motion_z_dim, num_ws=None):
+    """The content and motion tokens of a latents `.npz`, checked against a generator's sizes (read bounded).
+
+    Args:
+        path: the file.
+        w_dim: the generator's w size.
+        motion_z_dim: its motion token size.
+        num_ws: its number of synthesis layer codes; None for an exported frame model, which takes one w for
+            every layer: the file's content must then be a single w (not a per-layer, `--w_plus`, projection).
+
+    Returns:
+        (ws float32 [1, num_ws, w_dim], or w [1, w_dim] when num_ws is None; motion_z float32 [1, L,
+        motion_z_dim], or None when the file has none).
+
+    Raises:
+        ValueError: naming `path`, when it is not such a file or does not fit.
+    """
+    arrays = bounded.load_npz(path)
+    if "ws" not in arrays:
+        raise ValueError(f"{path}: no 'ws' array (not a latents file of svgan_tf.project).")
+    ws = np.asarray(arrays["ws"], np.float32)
+    layers = num_ws if num_ws is not None else ws.shape[1] if ws.ndim == 3 else None
+    if ws.shape != (1, layers, w_dim):
+        raise ValueError(f"{path}: ws has shape {ws.shape}; this generator takes (1, {num_ws or 'num_ws'}, "
+                         f"{w_dim}).")
+    motion_z = arrays.get("motion_z")
+    if motion_z is not None:
+        motion_z = np.asarray(motion_z, np.float32)
+        if motion_z.ndim != 3 or motion_z.shape[0] != 1 or motion_z.shape[2] != motion_z_dim:
+            raise ValueError(f"{path}: motion_z has shape {motion_z.shape}; this generator takes (1, L, "
+                             f"{motion_z_dim}).")
+    if num_ws is not None:
+        return ws, motion_z
+    if not np.all(ws == ws[:, :1]):
+        raise ValueError(f"{path}: a per-layer (W+) content, one w per synthesis layer; an exported model takes one "
+                         "w for every layer (project without --w_plus, or render it with svgan_tf.generate "
+                         "--latents).")
+    return ws[:, 0], motion_z

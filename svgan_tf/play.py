@@ -20,7 +20,9 @@ from svgan_tf.export.player import FramePlayer
 
 flags.DEFINE_string("model", None, "Frame-at-time .tflite file.", required=True)
 cli.define_out_flag("Output video (.mp4, .gif, or a folder for PNG frames).")
-flags.DEFINE_integer("seed", 0, "Content and motion seed.")
+flags.DEFINE_integer("seed", 0, "Content and motion seed (only the motion with --latents).")
+flags.DEFINE_string("latents", None, "A latents .npz of svgan_tf.project: its content (one w) with the motion of "
+                    "--seed.")
 flags.DEFINE_integer("num_frames", None, "Frames to render (or --seconds).")
 flags.DEFINE_float("seconds", None, "Duration at --fps when --num_frames is not given (default 4).")
 cli.define_timing_flags()
@@ -34,7 +36,7 @@ def main(argv):
     # Flags first: a mistake is reported before the model is loaded.
     num_frames = cli.video_frames(FLAGS.num_frames, FLAGS.seconds, FLAGS.fps, default_seconds=4.0)
     cli.check_timing(FLAGS.time_offset, FLAGS.time_step)
-    player = FramePlayer(FLAGS.model, FLAGS.seed, FLAGS.class_idx, FLAGS.threads)
+    player = FramePlayer(FLAGS.model, FLAGS.seed, FLAGS.class_idx, FLAGS.threads, FLAGS.latents)
     start = time.perf_counter()
     with open_writer(FLAGS.out, FLAGS.fps) as writer:
         for i, frame in enumerate(player.frames(num_frames, FLAGS.time_offset, FLAGS.time_step)):

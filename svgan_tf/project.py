@@ -11,10 +11,12 @@ Outputs in `--out`:
 
 * `latents.npz`: `ws` [1, num_ws, w_dim], `w` [1, w_dim] (without `--w_plus`), `motion_z` [1, L, motion_z_dim]
   (tokens 0 .. L-1 of the video), `times` [F], `motion_seed`. `svgan_tf.generate --latents=latents.npz` renders
-  the projected content (with the motion of `--seeds`); `svgan_tf.edit --latents=latents.npz` edits it. An
-  exported frame model (`svgan_tf.export`, TF Serving or LiteRT) takes the same tensors explicitly: `w` for
-  `frame_at_time`'s w, and `motion_z[:, s:s + window_length]` with s = floor(t / motion_z_distance) for its
-  window at time t.
+  the projected content (with the motion of `--seeds`); `svgan_tf.edit --latents=latents.npz` edits it; the
+  exported models render it too, with the motion of their seed: `svgan_tf.serve_client --latents=...` (TF
+  Serving, through `frame_at_time`) and `svgan_tf.play --latents=...` (LiteRT). They take one w for every
+  layer, so not a `--w_plus` projection. Any other frame-at-time client takes the tensors explicitly: `w`
+  for `frame_at_time`'s w, and `motion_z[:, s:s + window_length]` with s = floor(t / motion_z_distance) for
+  its window at time t (the projected video's own motion).
 * `reconstruction.png`: the target frames (top row) beside their reconstruction (bottom row).
 * `animation.<ext>` (`--animation_format`): the projected content with the fresh motion of `--motion_seed`
   (for an image target, the motion it was projected with: its first frame is the reconstruction), the

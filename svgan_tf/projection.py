@@ -36,7 +36,6 @@ from svgan_tf import atomic, latents
 from svgan_tf.data import sources
 from svgan_tf.data.convert import crop_resize, is_video_file
 from svgan_tf.data.video import read_mp4
-from svgan_tf.interop import bounded
 from svgan_tf.metrics import inception
 
 PERCEPTUAL_SIZE = 128
@@ -261,21 +260,9 @@ def save_latents(path, projection, motion_seed, overwrite=False):
 
 def load_latents(path, G):
     """The `ws` [1, num_ws, w_dim] and `motion_z` [1, L, motion_z_dim] (None when absent) of a latents `.npz`,
-    checked against the generator.
+    checked against the generator (`svgan_tf.latents.read_latents_file`).
 
     Raises:
         ValueError: naming `path`, when it is not such a file or does not fit `G`.
     """
-    arrays = bounded.load_npz(path)
-    if "ws" not in arrays:
-        raise ValueError(f"{path}: no 'ws' array (not a latents file of svgan_tf.project / svgan_tf.edit).")
-    ws = np.asarray(arrays["ws"], np.float32)
-    if ws.shape != (1, G.num_ws, G.w_dim):
-        raise ValueError(f"{path}: ws has shape {ws.shape}; this generator takes (1, {G.num_ws}, {G.w_dim}).")
-    motion_z = arrays.get("motion_z")
-    if motion_z is not None:
-        motion_z = np.asarray(motion_z, np.float32)
-        if motion_z.ndim != 3 or motion_z.shape[0] != 1 or motion_z.shape[2] != G.motion_z_dim:
-            raise ValueError(f"{path}: motion_z has shape {motion_z.shape}; this generator takes (1, L, "
-                             f"{G.motion_z_dim}).")
-    return ws, motion_z
+    return latents.read_latents_file(path, G.w_dim, G.motion_z_dim, G.num_ws)

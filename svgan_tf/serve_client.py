@@ -27,6 +27,8 @@ flags.DEFINE_enum("protocol", _DEFAULTS.protocol, list(client.DEFAULT_PORTS), "T
 flags.DEFINE_string("model", _DEFAULTS.model, "Model name on the server (MODEL_NAME / models.config name).")
 flags.DEFINE_integer("version", _DEFAULTS.version, "Model version (default: the latest the server serves).")
 flags.DEFINE_string("seeds", _DEFAULTS.seeds, "Seeds, one video each: e.g. 0,3,5-7.")
+flags.DEFINE_string("latents", _DEFAULTS.latents, "A latents .npz of svgan_tf.project: its content (one w) in "
+                    "every video, with the motion of each seed (rendered by the frame_at_time signature).")
 flags.DEFINE_integer("num_frames", _DEFAULTS.num_frames, "Frames per video.")
 cli.define_timing_flags(time_offset=False)
 # Not cli.define_out_flag: that flag has no default, and this one has.

@@ -37,7 +37,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 from tensorflow_serving.config import model_server_config_pb2
 
-from svgan_tf import tokens
+from svgan_tf import latents, tokens
 from svgan_tf.export import client
 from svgan_tf.export.savedmodel import export_savedmodel
 from tests.support import REPO, TINY_G, tiny_generator
@@ -543,6 +543,27 @@ def test_client_renders_through_stand_in_server(exported, info, stand_ins, tmp_p
         whole = _direct(exported, "serving_default", {"z": z, "motion_z": motion_z, "t": times[None]})["frames"][0]
         assert np.abs(whole.astype(int) - written.astype(int)).max() <= 1
     assert not np.array_equal(_read_frames(paths[0]), _read_frames(paths[1]))
+
+
+def test_client_renders_a_latents_files_content_with_each_seeds_motion(exported, info, stand_ins, tmp_path):
+    # The content of seed 1 given as a latents file: the frame_at_time path must give seed 1's frames.
+    G, times = exported.G, tokens.frame_times(0, 5, 0.0, 1.5)
+    w = G.mapping(latents.content_z(1, G.z_dim)[None]).numpy()[:, :1]
+    np.savez(tmp_path / "latents.npz", ws=np.repeat(w, G.num_ws, 1))
+    options = client.Options(server=stand_ins["rest"], protocol="rest", model=MODEL, seeds="1", num_frames=5,
+                             time_step=1.5, frames_per_request=2, out=str(tmp_path / "seed{seed}"),
+                             latents=str(tmp_path / "latents.npz"))
+    [path] = client.render_videos(options, log=lambda line: None)
+    direct = np.concatenate([_direct(exported, "serving_default", inputs)["frames"][0]
+                             for inputs in client.video_requests(info, 1, times, 5)])
+    assert np.abs(_read_frames(path).astype(int) - direct.astype(int)).max() <= 1
+    # A per-layer (W+) content does not fit the one w of frame_at_time: refused before any request.
+    plus = np.repeat(w, G.num_ws, 1) + np.arange(G.num_ws, dtype=np.float32)[None, :, None]
+    np.savez(tmp_path / "plus.npz", ws=plus)
+    options = dataclasses.replace(options, latents=str(tmp_path / "plus.npz"), out=str(tmp_path / "plus{seed}"))
+    with pytest.raises(client.ServeClientError, match=r"^--latents: .*plus\.npz: a per-layer \(W\+\) content"):
+        client.render_videos(options, log=lambda line: None)
+    assert not (tmp_path / "plus1").exists()
 
 
 def test_command_line_program_writes_mp4(exported, info, stand_ins, tmp_path):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from svgan_tf.latents import TOKENS_PER_BLOCK, MotionTokenStream, content_z, parse_seeds
+from svgan_tf.latents import TOKENS_PER_BLOCK, MotionTokenStream, content_z, parse_seeds, read_latents_file
 
 
 def test_token_stream_is_deterministic_and_lazy():
@@ -34,3 +34,23 @@ def test_seeded_streams_are_pinned():
     np.testing.assert_array_equal(MotionTokenStream(3, 2).window(63, 3),
                                   np.float32([[0.76750255, 0.15541781], [0.017553603, -0.51004446],
                                               [-1.8493348, 0.68749851]]))
+
+
+def test_latents_file_gives_ws_or_the_one_w_of_an_exported_model(tmp_path):
+    w = np.arange(4, dtype=np.float32)[None]
+    motion_z = np.ones((1, 7, 3), np.float32)
+    np.savez(tmp_path / "one.npz", ws=np.repeat(w[:, None], 5, 1), motion_z=motion_z)
+    ws, tokens = read_latents_file(str(tmp_path / "one.npz"), w_dim=4, motion_z_dim=3, num_ws=5)
+    assert ws.shape == (1, 5, 4) and np.array_equal(tokens, motion_z)
+    one, _ = read_latents_file(str(tmp_path / "one.npz"), w_dim=4, motion_z_dim=3)
+    assert np.array_equal(one, w)
+    with pytest.raises(ValueError, match=r"one\.npz: ws has shape \(1, 5, 4\); this generator takes \(1, 6, 4\)\."):
+        read_latents_file(str(tmp_path / "one.npz"), w_dim=4, motion_z_dim=3, num_ws=6)
+    with pytest.raises(ValueError, match=r"one\.npz: motion_z has shape \(1, 7, 3\); this generator takes \(1, L, 2"):
+        read_latents_file(str(tmp_path / "one.npz"), w_dim=4, motion_z_dim=2)
+    np.savez(tmp_path / "plus.npz", ws=np.stack([w, w + 1], 1))
+    with pytest.raises(ValueError, match=r"plus\.npz: a per-layer \(W\+\) content"):
+        read_latents_file(str(tmp_path / "plus.npz"), w_dim=4, motion_z_dim=3)
+    np.savez(tmp_path / "flat.npz", ws=w)
+    with pytest.raises(ValueError, match=r"flat\.npz: ws has shape \(1, 4\); this generator takes \(1, num_ws, 4\)"):
+        read_latents_file(str(tmp_path / "flat.npz"), w_dim=4, motion_z_dim=3)

@@ -38,6 +38,15 @@ def test_player_renders_the_keras_frames_without_tensorflow(tmp_path):
     window = MotionTokenStream(3, G.motion_z_dim).window(start, length)[None]
     expected = summaries.to_uint8(G(z, t[None], window, token_offset=start))[0].numpy()
     assert np.abs(frames.astype(int) - expected.astype(int)).max() <= 1
+    # Seed 3's content given as a latents file (svgan_tf.project's format): the same video.
+    np.savez(tmp_path / "latents.npz", ws=G.mapping(z).numpy())
+    result = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, f"--model={tmp_path / 'g.tflite'}",
+                             f"--out={tmp_path / 'projected'}", "--seed=3", "--num_frames=12", "--time_step=0.75",
+                             "--time_offset=50", f"--latents={tmp_path / 'latents.npz'}"],
+                            capture_output=True, text=True, cwd=os.getcwd())
+    assert result.returncode == 0, result.stderr[-3000:]
+    projected = np.stack([np.asarray(Image.open(tmp_path / "projected" / f)) for f in files])
+    assert np.abs(projected.astype(int) - expected.astype(int)).max() <= 1
 
 
 def test_player_refuses_a_file_that_is_not_a_frame_model(tmp_path):

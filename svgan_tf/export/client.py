@@ -35,6 +35,7 @@ import numpy as np
 
 from svgan_tf import cli, latents, tokens
 from svgan_tf.data.video import open_writer
+from svgan_tf.export.player import frame_to_uint8
 
 SERVING_SIGNATURE = "serving_default"
 METADATA_SIGNATURE = "metadata"
@@ -267,18 +268,33 @@ def draw_inputs(seed, z_dim, motion_z_dim, num_tokens):
             latents.MotionTokenStream(seed, motion_z_dim).window(0, num_tokens)[None])
 
 
-def video_requests(info, seed, times, frames_per_request, class_idx=None):
-    """The `serving_default` inputs for one video, in frame order.
+def _conditioning(info, class_idx):
+    """c [1, c_dim] of a conditional model's class, or None for an unconditional one (checked)."""
+    if info.c_dim:
+        if class_idx is None or not 0 <= class_idx < info.c_dim:
+            raise ServeClientError(f"the model is conditional on {info.c_dim} classes: pass --class_idx in "
+                                   f"0..{info.c_dim - 1}.")
+        return np.eye(info.c_dim, dtype=np.float32)[[class_idx]]
+    if class_idx is not None:
+        raise ServeClientError("--class_idx given but the model is not conditional.")
+    return None
+
+
+def video_requests(info, seed, times, frames_per_request, class_idx=None, w=None):
+    """The inputs for one video, in frame order: `serving_default`'s, or `frame_at_time`'s for a given content w.
 
     Args:
         info: the ModelInfo of the served model.
-        seed: the video's seed.
+        seed: the video's seed (its content unless `w` is given, and its motion).
         times: the frame times (float32 [n]).
         frames_per_request: frames per request (the last one may have fewer).
         class_idx: class of a conditional model.
+        w: a content code [1, w_dim] (a projection's, `svgan_tf.latents.read_latents_file`) instead of the
+            seed's content.
 
     Yields:
-        One dict of NumPy arrays per request: z, motion_z (the token prefix its frames need), t[, c].
+        One dict of NumPy arrays per request: z, motion_z (the token prefix its frames need), t [1, n][, c];
+        with `w`: w, window (each frame's `window_length` tokens), t [n][, c], one row per frame.
 
     Raises:
         ServeClientError: frames_per_request < 1, or a class_idx the model does not take.
@@ -286,22 +302,20 @@ def video_requests(info, seed, times, frames_per_request, class_idx=None):
     if frames_per_request < 1:
         raise ServeClientError(f"frames_per_request must be >= 1, got {frames_per_request}.")
     times = np.asarray(times, np.float32)
-    c = None
-    if info.c_dim:
-        if class_idx is None or not 0 <= class_idx < info.c_dim:
-            raise ServeClientError(f"the model is conditional on {info.c_dim} classes: pass --class_idx in "
-                                   f"0..{info.c_dim - 1}.")
-        c = np.eye(info.c_dim, dtype=np.float32)[[class_idx]]
-    elif class_idx is not None:
-        raise ServeClientError("--class_idx given but the model is not conditional.")
+    c = _conditioning(info, class_idx)
     z, motion_z = draw_inputs(seed, info.z_dim, info.motion_z_dim,
                               tokens.prefix_length(times.max(), info.motion_z_distance, info.window_length))
     for start in range(0, len(times), frames_per_request):
         t = times[start:start + frames_per_request]
-        prefix = tokens.prefix_length(t.max(), info.motion_z_distance, info.window_length)
-        inputs = {"z": z, "motion_z": motion_z[:, :prefix], "t": t[None]}
+        if w is None:
+            prefix = tokens.prefix_length(t.max(), info.motion_z_distance, info.window_length)
+            inputs = {"z": z, "motion_z": motion_z[:, :prefix], "t": t[None]}
+        else:
+            starts = tokens.window_start(t, info.motion_z_distance)
+            inputs = {"w": np.repeat(w, len(t), 0), "t": t,
+                      "window": np.stack([motion_z[0, i:i + info.window_length] for i in starts])}
         if c is not None:
-            inputs["c"] = c
+            inputs["c"] = np.repeat(c, 1 if w is None else len(t), 0)
         yield inputs
 
 
@@ -681,7 +695,25 @@ def make_client(protocol, server, model, version=None, timeout=600.0):
 # Rendering.
 
 
-def render_video(client, signatures, info, seed, times, frames_per_request, class_idx=None):
+FRAME_SIGNATURE = "frame_at_time"
+
+
+def content_w_size(signatures, model="model"):
+    """The w size of the `frame_at_time` signature, which renders a given content (`--latents`).
+
+    Raises:
+        ServeClientError: the model has no such signature, or another form of it.
+    """
+    signature = signatures.get(FRAME_SIGNATURE)
+    w = signature and signature.inputs.get("w")
+    if (w is None or w.dtype != "DT_FLOAT" or w.shape is None or len(w.shape) != 2 or w.shape[1] is None
+            or set(signature.outputs) != {"frame"}):
+        raise ServeClientError(f"{model} has no svgan-tf '{FRAME_SIGNATURE}' signature (w, [c,] window, t -> frame), "
+                               "which --latents needs.")
+    return w.shape[1]
+
+
+def render_video(client, signatures, info, seed, times, frames_per_request, class_idx=None, w=None):
     """Renders one video through the server (`video_requests`).
 
     Args:
@@ -692,16 +724,18 @@ def render_video(client, signatures, info, seed, times, frames_per_request, clas
         times: the frame times (float32 [n]).
         frames_per_request: frames per request.
         class_idx: class of a conditional model.
+        w: a content code [1, w_dim] instead of the seed's (rendered by `frame_at_time`).
 
     Yields:
         The frames of each request, uint8 [frames, H, W, 3].
     """
-    signature = signatures[SERVING_SIGNATURE]
-    for inputs in video_requests(info, seed, times, frames_per_request, class_idx):
-        frames = client.predict(SERVING_SIGNATURE, signature, inputs)["frames"]
-        if frames.shape[:2] != (1, inputs["t"].shape[1]):
+    name = SERVING_SIGNATURE if w is None else FRAME_SIGNATURE
+    for inputs in video_requests(info, seed, times, frames_per_request, class_idx, w):
+        outputs = client.predict(name, signatures[name], inputs)
+        frames = outputs["frames"] if w is None else frame_to_uint8(outputs["frame"])[None]
+        if frames.shape[:2] != (1, inputs["t"].size):
             raise ServeClientError(f"the server returned frames of shape {list(frames.shape)} for 1 video of "
-                                   f"{inputs['t'].shape[1]} frames.")
+                                   f"{inputs['t'].size} frames.")
         yield frames[0]
 
 
@@ -745,6 +779,7 @@ class Options:
     class_idx: int = None
     timeout: float = 600.0
     overwrite: bool = False
+    latents: str = None
 
 
 def render_videos(options, log=print):
@@ -769,7 +804,15 @@ def render_videos(options, log=print):
     paths = [output_path(options.out, seed, len(seeds)) for seed in seeds]
     client = make_client(options.protocol, options.server, options.model, options.version, options.timeout)
     try:
-        served_version, signatures, info = read_model_info(client, f"model '{options.model}'")
+        model = f"model '{options.model}'"
+        served_version, signatures, info = read_model_info(client, model)
+        w = None
+        if options.latents is not None:
+            try:
+                w, _ = latents.read_latents_file(options.latents, content_w_size(signatures, model),
+                                                 info.motion_z_dim)
+            except (OSError, ValueError) as error:
+                raise ServeClientError(f"--latents: {error}") from None
         log(f"{client.target}: serving version {served_version}, z_dim {info.z_dim}, c_dim {info.c_dim}, "
             f"motion_z_dim {info.motion_z_dim}, frames {info.height}x{info.width}; motion tokens every "
             f"{info.motion_z_distance} frames, window {info.window_length} tokens")
@@ -779,7 +822,7 @@ def render_videos(options, log=print):
             try:
                 with open_writer(path, options.fps, overwrite=options.overwrite) as writer:
                     for frames in render_video(client, signatures, info, seed, times, options.frames_per_request,
-                                               options.class_idx):
+                                               options.class_idx, w):
                         writer.write(frames)
                         requests += 1
             except (OSError, ValueError, RuntimeError) as error:  # writer problems (exists, suffix, codec)

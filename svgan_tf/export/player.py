@@ -4,7 +4,8 @@ This is the player of `python -m svgan_tf.play`, and the reference for an on-dev
 "On device"): everything the loop needs is in the file (`metadata` signature), and it uses only NumPy and
 the LiteRT interpreter (`ai_edge_litert`, the package a phone app links in another language). Per video:
 
-1. `w = mapping(z)` once (z: [1, z_dim] standard normal; + c for conditional models).
+1. `w = mapping(z)` once (z: [1, z_dim] standard normal; + c for conditional models), or a projected
+   content's w from a latents file (`svgan_tf.project`).
 2. Motion-noise tokens: an endless sequence of standard-normal vectors, token j at time
    j * motion_z_distance, drawn lazily (`svgan_tf.latents`, NumPy only: the same seed is the same video
    as with `svgan_tf.generate`); only the `window_length` tokens from index floor(t / motion_z_distance)
@@ -20,7 +21,13 @@ Memory is constant however long the video: only the current window of tokens is 
 import numpy as np
 
 from svgan_tf import tokens
-from svgan_tf.latents import MotionTokenStream, content_z
+from svgan_tf.latents import MotionTokenStream, content_z, read_latents_file
+
+
+def frame_to_uint8(frames):
+    """Frames of `frame_at_time` (float32, about [-1, 1]) -> uint8: (x + 1) * 127.5 rounded and clipped, as
+    `svgan_tf.training.summaries.to_uint8` does in graphs."""
+    return np.clip(np.round((np.asarray(frames, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
 class FramePlayer:
@@ -31,9 +38,11 @@ class FramePlayer:
         seed: content and motion seed.
         class_index: class of a conditional model.
         num_threads: interpreter threads.
+        latents: a latents `.npz` (`svgan_tf.project`) whose content replaces the seed's; the seed then chooses
+            only the motion.
     """
 
-    def __init__(self, model_path, seed, class_index=None, num_threads=2):
+    def __init__(self, model_path, seed, class_index=None, num_threads=2, latents=None):
         from ai_edge_litert.interpreter import Interpreter
         try:
             interpreter = Interpreter(model_path=model_path, num_threads=num_threads)
@@ -51,8 +60,11 @@ class FramePlayer:
                 raise ValueError(f"{model_path} is conditional: --class_idx must be in [0, {self.meta['c_dim']}).")
             conditioning["c"] = np.eye(self.meta["c_dim"], dtype=np.float32)[[class_index]]
         self.conditioning = conditioning
-        z = content_z(seed, self.meta["z_dim"])[None]
-        self.w = interpreter.get_signature_runner("mapping")(z=z, **conditioning)["w"]
+        if latents is None:
+            z = content_z(seed, self.meta["z_dim"])[None]
+            self.w = interpreter.get_signature_runner("mapping")(z=z, **conditioning)["w"]
+        else:
+            self.w, _ = read_latents_file(latents, self.meta["w_dim"], self.meta["motion_z_dim"])
         self.stream = MotionTokenStream(seed, self.meta["motion_z_dim"])
 
     def frame(self, t):
@@ -68,7 +80,7 @@ class FramePlayer:
         window = self.stream.window(start, self.meta["window_length"])[None]
         frame = self.frame_at_time(w=self.w, window=window, t=np.array([t], np.float32),
                                    **self.conditioning)["frame"][0]
-        return np.clip(np.round((frame + 1.0) * 127.5), 0, 255).astype(np.uint8)
+        return frame_to_uint8(frame)
 
     def frames(self, num_frames, time_offset=0.0, time_step=1.0):
         """The frames of the video, one at a time.
