@@ -14,8 +14,11 @@ frame (`svgan_tf.training.summaries.to_uint8`).
 
 Without --checkpoint the demo shows the bundled model `DEFAULT_MODEL` (a reference-format `.npz` + `.json`
 trained with `configs/demo.flags` on the synthetic moving-shapes videos), so a fresh install shows moving
-shapes at once. An exported SavedModel is refused (its truncation is fixed at export): point --checkpoint at
-the run, checkpoint or `.npz` it was exported from.
+shapes at once. --checkpoint may also be an exported SavedModel (`python -m svgan_tf.export savedmodel`; the TF
+Serving folder, whose newest version is shown, or a version directory): its frames are TF Serving's, through
+its `mapping` and `frame_at_time` signatures (`svgan_tf.export.savedmodel.SavedModelGenerator`), and its
+truncation, fixed at export, is shown but cannot be changed. Loading a SavedModel runs its graph (TensorFlow
+code): pass only SavedModels you trust.
 
 The page is served on 127.0.0.1 (only this machine) unless --host says otherwise. Bad input in the page (a
 seed that is not a number, a negative time) is a message in the page's status line; a missing or foreign
@@ -29,10 +32,12 @@ import sys
 import tempfile
 import time
 
+import tensorflow as tf
 from absl import flags
 
 from svgan_tf import cli, generation
 from svgan_tf.data import video
+from svgan_tf.export.savedmodel import SavedModelGenerator
 from svgan_tf.latents import parse_seeds
 
 DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets", "demo_generator.npz")
@@ -49,8 +54,9 @@ FLAGS = flags.FLAGS
 def _define_flags():
     """The program's flags, defined only when it runs: tests import the page (`build_app`) in-process, where
     another program's --checkpoint must not collide with this one."""
-    cli.define_checkpoint_flag("Training run directory (newest checkpoint), checkpoint prefix, or "
-                               "G_ema-reference-*.npz (with its .json); default: the bundled demo model.",
+    cli.define_checkpoint_flag("Training run directory (newest checkpoint), checkpoint prefix, "
+                               "G_ema-reference-*.npz (with its .json), or an exported SavedModel (loading one runs "
+                               "its graph: only SavedModels you trust); default: the bundled demo model.",
                                required=False)
     flags.DEFINE_string("host", "127.0.0.1", "Address to serve on (0.0.0.0: every interface; default: this "
                         "machine only).")
@@ -212,10 +218,13 @@ def build_app(G, max_time=1024.0, title="svgan-tf"):
         return path, (f"{num_frames} frames at {CLIP_FPS:g} fps from t = {t!r}, t step {speed:g} per frame "
                       f"({speed * CLIP_FPS:g} training frames per second)")
 
+    exported = isinstance(G, SavedModelGenerator)
+    start_psi = G.truncation_psi if exported else 1.0
     with gr.Blocks(title=title, analytics_enabled=False) as app:
         gr.Markdown(f"## {title}: {G.img_resolution}x{G.img_resolution} StyleGAN-V, one frame at any real time t")
         with gr.Row():
-            psi = gr.Slider(-1.0, 2.0, value=1.0, step=0.05, label="truncation psi (1: none)", elem_id="psi")
+            psi = gr.Slider(-1.0, 2.0, value=start_psi, step=0.05, interactive=not exported, elem_id="psi",
+                            label="truncation psi (fixed at export)" if exported else "truncation psi (1: none)")
             label = gr.Dropdown(_class_choices(G), value="0" if G.c_dim else None, label="class",
                                 visible=bool(G.c_dim), elem_id="class")
         with gr.Tab("frame"):
@@ -225,8 +234,8 @@ def build_app(G, max_time=1024.0, title="svgan-tf"):
                         content = gr.Textbox("0", label="content seed", elem_id="content")
                         motion = gr.Textbox("0", label="motion seed", elem_id="motion")
                     t = _time_control(gr, max_time, "time")
-                    status = gr.Markdown("content 0, motion 0, t = 0.0, truncation 1", elem_id="status")
-                image = gr.Image(frame(G, 0, 0, 0.0, 1.0, _class(G, "0")), format="png", type="numpy",
+                    status = gr.Markdown(f"content 0, motion 0, t = 0.0, truncation {start_psi:g}", elem_id="status")
+                image = gr.Image(frame(G, 0, 0, 0.0, start_psi, _class(G, "0")), format="png", type="numpy",
                                  label="frame at t", interactive=False, height=FRAME_HEIGHT, elem_id="frame")
             inputs = [content, motion, t, psi, label]
             for control in inputs:
@@ -287,29 +296,42 @@ def launch(app, host="127.0.0.1", port=7860, block=False):
     return url
 
 
-def _is_savedmodel(path):
-    """Whether `path` is a SavedModel, or the TF Serving folder of its versions."""
-    if not os.path.isdir(path):
-        return False
-    return any(os.path.isfile(os.path.join(path, version, "saved_model.pb")) for version in ["", *os.listdir(path)])
+def _savedmodel_version(path):
+    """The SavedModel directory of `path` (itself, or the newest numbered version of a TF Serving folder), or
+    None when `path` is not one."""
+    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        return path
+    versions = [int(name) for name in os.listdir(path) if name.isdigit()] if os.path.isdir(path) else []
+    for version in sorted(versions, reverse=True):
+        if os.path.isfile(os.path.join(path, str(version), "saved_model.pb")):
+            return os.path.join(path, str(version))
+    return None
 
 
 def load(checkpoint=None):
-    """The generator the demo shows: `checkpoint` (run, checkpoint prefix or `.npz`), or the bundled
-    `DEFAULT_MODEL` when None.
+    """The generator the demo shows: `checkpoint` (run, checkpoint prefix, `.npz` or exported SavedModel), or
+    the bundled `DEFAULT_MODEL` when None.
+
+    Returns:
+        a `Generator` (float32), or a `SavedModelGenerator` for an export.
 
     Raises:
-        cli.UserError: naming --checkpoint, for a missing, foreign or SavedModel path.
+        cli.UserError: naming --checkpoint, for a missing or foreign path.
     """
     path = checkpoint or DEFAULT_MODEL
-    if _is_savedmodel(path):
-        raise cli.UserError(f"--checkpoint: {path} is an exported SavedModel (its truncation fixed at export); "
-                            "give the run, checkpoint or .npz it was exported from.")
+    exported = _savedmodel_version(path)
+    if exported:
+        try:
+            return SavedModelGenerator(exported)
+        except (OSError, ValueError, KeyError, tf.errors.OpError) as error:
+            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise cli.UserError(f"--checkpoint: {exported}: not a loadable svgan-tf SavedModel "
+                                f"({first_line}).") from None
     if not (os.path.exists(path) or os.path.exists(path + ".index")):  # a checkpoint prefix is not a file
         if checkpoint is None:
             raise cli.UserError(f"--checkpoint: the bundled demo model {path} is missing from this installation; "
                                 "give a run, checkpoint or .npz.")
-        raise cli.UserError(f"--checkpoint: {path}: no such run, checkpoint or .npz.")
+        raise cli.UserError(f"--checkpoint: {path}: no such run, checkpoint, .npz or SavedModel.")
     return cli.load_generator(path)
 
 

@@ -22,8 +22,11 @@ import numpy as np
 import PIL.Image
 import pytest
 
-from svgan_tf import cli, demo, generation
+from svgan_tf import cli, demo, generation, tokens
 from svgan_tf.data import video
+from svgan_tf.export.player import frame_to_uint8
+from svgan_tf.export.savedmodel import SavedModelRunner, export_savedmodel
+from svgan_tf.latents import MotionTokenStream, content_z
 from svgan_tf.training import run_dir
 from tests.support import REPO, absent, tiny_generator, user_env
 from tools import chromium
@@ -204,16 +207,43 @@ def test_a_missing_checkpoint_is_one_line(tmp_path):
                             "or .npz.\n"
 
 
-def test_a_savedmodel_is_refused_by_name(tmp_path):
-    (tmp_path / "exported" / "1").mkdir(parents=True)
-    (tmp_path / "exported" / "1" / "saved_model.pb").write_bytes(b"")
-    with pytest.raises(cli.UserError, match=r"--checkpoint: .*exported is an exported SavedModel"):
-        demo.load(str(tmp_path / "exported"))
+def test_an_exported_savedmodel_shows_tf_servings_frames(generator, tmp_path):
+    # The TF Serving folder (its newest version) and a version directory both load.
+    export_savedmodel(generator, str(tmp_path / "sky"), version=1, truncation_psi=0.7)
+    exported = demo.load(str(tmp_path / "sky"))
+    assert exported.path == str(tmp_path / "sky" / "1") and exported.truncation_psi == pytest.approx(0.7)
+    t = 9.8125
+    shown = demo.frame(exported, 2, 7, t, exported.truncation_psi)
+    # The frame TF Serving computes: frame_at_time(mapping(z), the motion seed's window at t, t).
+    model = SavedModelRunner(str(tmp_path / "sky" / "1"))
+    w = model("mapping", z=content_z(2, generator.z_dim)[None])["w"]
+    start = tokens.window_start(t, generator.motion_z_distance)
+    window = MotionTokenStream(7, generator.motion_z_dim).window(start, generator.window_length)[None]
+    served = frame_to_uint8(model("frame_at_time", w=w, window=window, t=np.float32([t]))["frame"][0])
+    assert np.abs(shown.astype(int) - served).max() <= 1
+    # ... which is the checkpoint's frame (the export's parity), and grid cells are single frames.
+    assert np.abs(shown.astype(int) - demo.frame(generator, 2, 7, t, 0.7)).max() <= 1
+    r = generator.img_resolution
+    grid = demo.grid_frame(exported, [4, 2], [1, 7], t, exported.truncation_psi)
+    assert np.abs(grid[r:, r:].astype(int) - shown).max() <= 1
+    # The truncation is the export's: another one is a message naming it, as the page shows it.
+    with pytest.raises(cli.UserError, match=r"--truncation_psi: .*sky/1 was exported with truncation 0\.7, fixed"):
+        demo.frame(exported, 2, 7, t, 1.0)
+    # A clip, as the page's clip button writes it.
+    generation.generate_video(exported, tmp_path / "clip", [2], [7], num_frames=3, time_offset=t, time_step=0.5,
+                              truncation_psi=exported.truncation_psi, progress=False)
+    assert np.abs(np.asarray(PIL.Image.open(tmp_path / "clip" / "frame_000000.png")).astype(int) - shown).max() <= 1
+    # A folder that only looks like one is one line naming it.
+    (tmp_path / "fake" / "3").mkdir(parents=True)
+    (tmp_path / "fake" / "3" / "saved_model.pb").write_bytes(b"not a protobuf")
+    with pytest.raises(cli.UserError, match=r"^--checkpoint: .*fake/3: not a loadable svgan-tf SavedModel \("):
+        demo.load(str(tmp_path / "fake"))
 
 
 def test_program_serves_the_page_on_this_machine(generator, tmp_path):
-    path = str(tmp_path / "G_ema-reference-000000.npz")
-    run_dir.write_reference_generator(path, generator)
+    # Of an exported SavedModel, the form a deployed model has (a checkpoint's page: the browser test).
+    path = str(tmp_path / "models" / "sky")
+    export_savedmodel(generator, path, version=3, truncation_psi=0.5)
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "svgan_tf.demo", f"--checkpoint={path}", f"--port={port}"],
                                cwd=REPO, env=user_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -224,7 +254,8 @@ def test_program_serves_the_page_on_this_machine(generator, tmp_path):
                 return urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
             except OSError:
                 return None
-        assert "svgan-tf" in wait(page, 120, "the demo page")
+        html = wait(page, 120, "the demo page")
+        assert f"svgan-tf: {path}" in html and "truncation psi (fixed at export)" in html
     finally:
         process.terminate()
         process.wait(timeout=30)

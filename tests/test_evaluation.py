@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from svgan_tf.data import pipeline
 from svgan_tf.data import sampling as sampling_lib
+from svgan_tf.export import savedmodel
 from svgan_tf.metrics import evaluation
 from tests.support import STUB_DETECTORS as STUB
 from tests.support import tiny_generator
@@ -154,16 +155,15 @@ def test_fvd_with_i3d_on_real_footage(tmp_path):
 
 
 def test_exported_savedmodel_gives_the_checkpoints_clips(tmp_path):
-    from svgan_tf.export.savedmodel import export_savedmodel
     from svgan_tf.metrics import protocols
     G = tiny_generator()
-    exported = evaluation.load_for_metrics(export_savedmodel(G, str(tmp_path / "model")))
+    exported = evaluation.load_for_metrics(savedmodel.export_savedmodel(G, str(tmp_path / "model")))
     protocol = protocols.PROTOCOLS["fvd2048_16f"].scaled(num_fake=3)
     ours = np.concatenate(list(protocols.fake_batches(exported, protocol, seed=2, batch_size=2)))
     keras = np.concatenate(list(protocols.fake_batches(G, protocol, seed=2, batch_size=2)))
     assert ours.shape == keras.shape and np.abs(ours.astype(int) - keras.astype(int)).max() <= 1
     with pytest.raises(FileNotFoundError, match="saved_model.pb"):
-        evaluation.SavedModelGenerator(str(tmp_path))
+        savedmodel.SavedModelGenerator(str(tmp_path))
     with pytest.raises(ValueError, match="--precision=bfloat16: .* is a SavedModel"):
         evaluation.load_for_metrics(str(tmp_path / "model" / "1"), precision="bfloat16")
 

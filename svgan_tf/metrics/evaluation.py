@@ -23,7 +23,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from svgan_tf import atomic, generation, tokens
+from svgan_tf import atomic, generation
+from svgan_tf.export.savedmodel import SavedModelGenerator
 from svgan_tf.metrics import protocols, scores
 from svgan_tf.metrics.frechet import frechet_distance
 from svgan_tf.training import run_dir, summaries
@@ -74,52 +75,6 @@ def _file_digest(path):
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()[:12]
-
-
-class SavedModelGenerator:
-    """An exported TF Serving SavedModel (`python -m svgan_tf.export savedmodel`) seen as a generator by the metrics.
-
-    Frames come from its `mapping` and `frame_at_time` signatures (float frames, so the reference's uint8
-    quantisation applies exactly as to a checkpoint); sizes and token arithmetic from `metadata`.
-
-    Args:
-        path: the version directory (`MODEL/<version>`).
-    """
-
-    def __init__(self, path):
-        if not os.path.isfile(os.path.join(path, "saved_model.pb")):
-            raise FileNotFoundError(f"{path}: no saved_model.pb (give the version directory, e.g. models/sky/1).")
-        model = tf.saved_model.load(path)
-        missing = {"mapping", "frame_at_time", "metadata"} - set(model.signatures)
-        if missing:
-            raise ValueError(f"{path}: not an svgan-tf export (no {', '.join(sorted(missing))} signature).")
-        self._mapping, self._frame = model.signatures["mapping"], model.signatures["frame_at_time"]
-        meta = {k: int(v.numpy()[0]) for k, v in model.signatures["metadata"](t=tf.zeros([1])).items()
-                if v.dtype == tf.int32}
-        self.z_dim, self.c_dim, self.img_resolution = meta["z_dim"], meta["c_dim"], meta["img_resolution"]
-        self.motion_z_dim, self.window_length = meta["motion_z_dim"], meta["window_length"]
-        self.motion_z_distance, self.max_num_frames = meta["motion_z_distance"], meta["max_num_frames"]
-
-    def num_motion_tokens(self, max_t):
-        """Tokens the reference draws for frames up to time `max_t` (`svgan_tf.tokens.num_motion_tokens`)."""
-        return tokens.num_motion_tokens(max_t, self.motion_z_distance, self.window_length, self.max_num_frames)
-
-    def sample_motion_z(self, batch_size, num_tokens, seed):
-        return tf.random.stateless_normal([batch_size, num_tokens, self.motion_z_dim], seed=seed, alg="philox")
-
-    def __call__(self, z, t, motion_z, c=None, frames_per_batch=None):
-        """Frames [B, F, R, R, 3] (float) for z [B, z_dim], times t [B, F] and whole token sequences."""
-        del frames_per_batch  # one frame per call already
-        conditioning = {"c": tf.constant(c, tf.float32)} if self.c_dim else {}
-        w = self._mapping(z=tf.constant(z, tf.float32), **conditioning)["w"]
-        t = np.asarray(t, np.float32)
-        motion_z = np.asarray(motion_z)
-        frames = []
-        for f in range(t.shape[1]):
-            start = tokens.window_start(t[:, f], self.motion_z_distance)
-            window = np.stack([motion_z[b, s:s + self.window_length] for b, s in enumerate(start)])
-            frames.append(self._frame(w=w, window=tf.constant(window), t=tf.constant(t[:, f]), **conditioning)["frame"])
-        return tf.stack(frames, axis=1)
 
 
 def _shards(strategy, arrays):
