@@ -627,6 +627,51 @@ def test_client_errors_are_clear(stand_ins, tmp_path, monkeypatch, protocol):
 SERVING = REPO / "deploy"
 
 
+_HOSTILE_ANSWERS = {
+    "deep": (b"[" * 100000 + b"]" * 100000, r"metadata: JSON nested too deeply\."),
+    "number": (b"42", r"metadata did not answer a JSON object: b'42'"),
+    "wrong-types": (json.dumps({"model_spec": {"version": "x"}, "metadata": {"signature_def": {}}}).encode(),
+                    r"^model metadata response is not TF Serving's \(invalid literal for int"),
+    "list-of-signatures": (json.dumps({"metadata": {"signature_def": {"signature_def": [1]}}}).encode(),
+                           r"^model metadata response is not TF Serving's \('list' object has no attribute"),
+    "endless": (None, r"metadata answered more than the 67,108,864 bytes its request can need\.$"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_HOSTILE_ANSWERS))
+def test_a_hostile_server_is_one_error_and_bounded(tmp_path, case):
+    # A server that answers anything: the client reads at most what its request can need, parses it bounded,
+    # and reports one error naming the call; nothing is written.
+    body, message = _HOSTILE_ANSWERS[case]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)) if body else str(1 << 40))
+            self.end_headers()
+            try:
+                if body:
+                    self.wfile.write(body)
+                while body is None:  # endless: until the client hangs up
+                    self.wfile.write(b" " * (1 << 20))
+            except OSError:
+                pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        options = client.Options(server=f"127.0.0.1:{server.server_address[1]}", out=str(tmp_path / "v{seed}.mp4"))
+        with pytest.raises(client.ServeClientError, match=message):
+            client.render_videos(options, log=lambda line: None)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert os.listdir(tmp_path) == []
+
+
 def test_models_config_parses_as_model_server_config():
     config = text_format.Parse((SERVING / "models.config").read_text(), model_server_config_pb2.ModelServerConfig())
     (model,) = config.model_config_list.config

@@ -1,8 +1,11 @@
 """Hostile and careless inputs: every bad input is one line naming it with exit status 2, and what a file declares
 is checked before memory is allocated or a network is built (svgan_tf.interop.bounded, svgan_tf.cli)."""
 
+import copy
+import dataclasses
 import errno
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -38,6 +41,9 @@ def _labelled(tmp_path, labels_text):
     root = support.write_frame_folder(tmp_path / "frames", [3, 3])
     (root / sources.LABELS_FILE).write_text(labels_text)
     return root
+
+
+_DELETED = object()
 
 
 def _npz_export(tmp_path, **json_overrides):
@@ -151,19 +157,53 @@ class TestFileDeclarations:
         path = _npz_export(tmp_path, img_resolution=1024, channel_max=16384, channel_base=1 << 24)
         with pytest.raises(ValueError) as error:
             reference.check_npz_export(path)
-        assert str(error.value) == (f"{path[:-4]}.json: the declared architecture needs at least 21,743,271,936 "
+        assert str(error.value) == (f"{path[:-4]}.json: the declared Generator needs at least 21,743,271,936 "
                                     "weights, but the file holds 18,396.")
 
     @pytest.mark.parametrize("overrides, message", [
-        (dict(img_resolution=1 << 20), "img_resolution must be a power of two in [4, 16384], got 1048576."),
-        (dict(w_dim=-1), "w_dim must be an integer in [0, 16384], got -1."),
-        (dict(mapping_layers=2.5), "mapping_layers must be an integer in [0, 64], got 2.5."),
+        (dict(img_resolution=1 << 20), "Generator img_resolution must be a power of two in [4, 16384], got 1048576."),
+        (dict(w_dim=-1), "Generator w_dim must be an integer in [0, 16384], got -1."),
+        (dict(mapping_layers=2.5), "Generator mapping_layers must be an integer in [0, 64], got 2.5."),
     ], ids=["resolution", "negative", "float"])
     def test_generator_arguments_out_of_bounds(self, tmp_path, overrides, message):
         path = _npz_export(tmp_path, **overrides)
         with pytest.raises(ValueError) as error:
             reference.check_npz_export(path)
         assert str(error.value) == f"{path[:-4]}.json: {message}"
+
+    @pytest.mark.parametrize("network, path, value, message", [
+        ("G", ["cfg"], _DELETED, r"the networks' constructor arguments are not the reference's \(G_kwargs / D_kwargs / "
+                              r"training_set_kwargs: no 'cfg' entry\)\."),
+        ("G", ["cfg", "motion"], [], r"the networks' constructor arguments are not the reference's .*'list' object.*"),
+        ("G", ["mapping_kwargs"], "x", r"the networks' constructor arguments are not the reference's .*'str' object.*"),
+        ("G", ["cfg", "z_dim"], "512", r"Generator z_dim must be an integer in \[0, 16384\], got '512'\."),
+        ("D", ["mapping_kwargs", "num_layers"], 10 ** 9,
+         r"Discriminator mapping_layers must be an integer in \[0, 64\], got 1000000000\."),
+        ("D", ["channel_max"], 1 << 14, r"the declared Discriminator needs at least [0-9,]+ weights, but the file "
+                                        r"holds [0-9,]+\."),
+        ("D", ["cfg", "sampling"], None, r"the networks' constructor arguments are not the reference's .*'NoneType'.*"),
+        ("D", ["img_resolution"], 128, r"the snapshot's D uses arguments that training flags cannot express .*"),
+    ], ids=["G-no-cfg", "G-motion-list", "G-mapping-str", "G-z_dim-str", "D-1e9-layers", "D-huge-widths",
+            "D-sampling-none", "D-other-resolution"])
+    def test_reference_pickle_with_malformed_constructor_arguments(self, reference_pickle, tmp_path, monkeypatch,
+                                                                   network, path, value, message):
+        # The snapshot as read from the file, with one constructor argument replaced: refused, fast, before any
+        # network (a 10^9-layer mapping) is built, and nothing is written.
+        from svgan_tf.interop import importer, snapshot
+        read = snapshot.read_snapshot(str(reference_pickle))
+        kwargs = copy.deepcopy(read[network].init_kwargs)
+        where = kwargs
+        for key in path[:-1]:
+            where = where[key]
+        if value is _DELETED:
+            del where[path[-1]]
+        else:
+            where[path[-1]] = value
+        read[network] = dataclasses.replace(read[network], init_kwargs=kwargs)
+        monkeypatch.setattr(importer, "read_snapshot", lambda *args, **kw: read)
+        with pytest.raises(ValueError, match=f"^{re.escape(str(reference_pickle))}: {message}$"):
+            importer.import_snapshot(str(reference_pickle), str(tmp_path / "run"))
+        assert not (tmp_path / "run").exists()
 
     def test_checkpoint_errors_become_one_user_error(self, tmp_path):
         path = _npz_export(tmp_path, bogus=1)

@@ -36,10 +36,16 @@ import numpy as np
 from svgan_tf import cli, latents, tokens
 from svgan_tf.data.video import open_writer
 from svgan_tf.export.player import frame_to_uint8
+from svgan_tf.interop import bounded
 
 SERVING_SIGNATURE = "serving_default"
 METADATA_SIGNATURE = "metadata"
 DEFAULT_PORTS = {"rest": 8501, "grpc": 8500}
+# Bounds on what a server may answer, so that a faulty or hostile one cannot exhaust memory: a REST answer of n
+# numbers is at most this many bytes per number (a float32 in JSON, sign, digits and exponent, and a comma, is under
+# 20) plus 1 MiB; a gRPC answer (binary tensors) at most 1 GiB, over 100 requests' worth of 1024x1024 frames.
+MAX_JSON_BYTES_PER_VALUE = 32
+GRPC_MAX_RESPONSE_BYTES = 1 << 30
 # The `metadata` signature repeats its constants per element of t: one element gives them once.
 METADATA_INPUTS = {"t": np.zeros([1], np.float32)}
 
@@ -140,8 +146,11 @@ def parse_rest_metadata(body):
         signature_def_map = body["metadata"]["signature_def"]
     except (KeyError, TypeError):
         raise ServeClientError(f"model metadata response has no metadata.signature_def: {str(body)[:300]}") from None
-    version = body.get("model_spec", {}).get("version")
-    return (int(version) if version not in (None, "") else None), parse_signature_def_map(signature_def_map)
+    try:
+        version = body.get("model_spec", {}).get("version")
+        return (int(version) if version not in (None, "") else None), parse_signature_def_map(signature_def_map)
+    except (AttributeError, TypeError, ValueError) as error:  # JSON of another form than TF Serving's
+        raise ServeClientError(f"model metadata response is not TF Serving's ({error}): {str(body)[:300]}") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -487,13 +496,14 @@ class RestClient:
     def target(self):
         return f"{_model_text(self.model, self.version)} at http://{self.host}:{self.port}"
 
-    def _call(self, url, body=None):
+    def _call(self, url, body=None, max_bytes=bounded.MAX_JSON_BYTES):
+        """The JSON object a GET (or, with `body`, a POST) of `url` answers, read bounded: at most `max_bytes`."""
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(url, data=data, method="GET" if data is None else "POST",
                                          headers={"Content-Type": "application/json"} if data else {})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                payload = response.read()
+                payload = response.read(max_bytes + 1)
         except urllib.error.HTTPError as error:
             text = error.read().decode("utf-8", "replace")
             try:
@@ -512,18 +522,26 @@ class RestClient:
             raise ServeClientError(f"{url}: no answer within {self.timeout:g} s.") from None
         except ConnectionError as error:
             raise ServeClientError(f"{url}: connection failed: {error}") from None
+        if len(payload) > max_bytes:
+            raise ServeClientError(f"{url} answered more than the {max_bytes:,} bytes its request can need.")
         try:
-            return json.loads(payload)
-        except ValueError:
-            raise ServeClientError(f"{url} did not answer JSON: {payload[:200]!r}") from None
+            answer = bounded.parse_json(payload, url)
+        except ValueError as error:
+            raise ServeClientError(f"{error} Start of the answer: {payload[:200]!r}") from None
+        if not isinstance(answer, dict):
+            raise ServeClientError(f"{url} did not answer a JSON object: {payload[:200]!r}")
+        return answer
 
     def metadata(self):
         """(served version, {name: Signature})."""
         return parse_rest_metadata(self._call(rest_url(self.host, self.port, self.model, self.version, "metadata")))
 
-    def predict(self, signature_name, signature, arrays):
+    def predict(self, signature_name, signature, arrays, max_values=None):
+        """The outputs of `signature_name` for `arrays`; an answer longer than `max_values` numbers can be (at
+        `MAX_JSON_BYTES_PER_VALUE` each) is refused unread (None: `bounded.MAX_JSON_BYTES`)."""
         body = build_rest_body(signature_name, signature, arrays)
-        response = self._call(rest_url(self.host, self.port, self.model, self.version, "predict"), body)
+        limit = bounded.MAX_JSON_BYTES if max_values is None else MAX_JSON_BYTES_PER_VALUE * max_values + (1 << 20)
+        response = self._call(rest_url(self.host, self.port, self.model, self.version, "predict"), body, limit)
         return parse_rest_predict_response(response, signature_name, signature)
 
     def close(self):
@@ -637,7 +655,7 @@ class GrpcClient:
         # Frames easily exceed gRPC's default 4 MB message limit (16 frames of 256x256x3 are 3 MB);
         # tensorflow_model_server itself accepts messages up to 2 GB.
         self._channel = grpc.insecure_channel(f"{host}:{port}", options=[
-            ("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)])
+            ("grpc.max_receive_message_length", GRPC_MAX_RESPONSE_BYTES), ("grpc.max_send_message_length", -1)])
         self._stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
 
     @property
@@ -662,7 +680,9 @@ class GrpcClient:
         return parse_metadata_response(self._call(self._stub.GetModelMetadata,
                                                   build_metadata_request(self.model, self.version)))
 
-    def predict(self, signature_name, signature, arrays):
+    def predict(self, signature_name, signature, arrays, max_values=None):
+        """The outputs of `signature_name` for `arrays` (answers are bounded by the channel's limit)."""
+        del max_values  # binary tensors: GRPC_MAX_RESPONSE_BYTES bounds every answer
         request = build_predict_request(self.model, self.version, signature_name, signature, arrays)
         return parse_predict_response(self._call(self._stub.Predict, request), signature_name, signature)
 
@@ -731,7 +751,8 @@ def render_video(client, signatures, info, seed, times, frames_per_request, clas
     """
     name = SERVING_SIGNATURE if w is None else FRAME_SIGNATURE
     for inputs in video_requests(info, seed, times, frames_per_request, class_idx, w):
-        outputs = client.predict(name, signatures[name], inputs)
+        outputs = client.predict(name, signatures[name], inputs, max_values=inputs["t"].size * info.height
+                                 * info.width * 3)
         frames = outputs["frames"] if w is None else frame_to_uint8(outputs["frame"])[None]
         if frames.shape[:2] != (1, inputs["t"].size):
             raise ServeClientError(f"the server returned frames of shape {list(frames.shape)} for 1 video of "

@@ -146,10 +146,20 @@ def import_snapshot(pkl_path, out_dir, progress=None):
         if snapshot[name].init_args:
             raise PickleFormatError(f"{pkl_path}: {name} has positional constructor arguments "
                                     f"{snapshot[name].init_args!r}; expected keywords only.")
-    reference.check_generator_kwargs(reference.generator_kwargs(snapshot["G"].init_kwargs), pkl_path,
-                                     sum(array.size for array in snapshot["G"].state_dict.values()))
-    cfg = training_config(snapshot["G"].init_kwargs, snapshot["D"].init_kwargs,
-                          snapshot.get("training_set_kwargs") or {}, out_dir)
+    try:
+        for name, translate, check in (("G", reference.generator_kwargs, reference.check_generator_kwargs),
+                                       ("D", reference.discriminator_kwargs, reference.check_discriminator_kwargs)):
+            check(translate(snapshot[name].init_kwargs), pkl_path,
+                  sum(array.size for array in snapshot[name].state_dict.values()))
+        try:
+            cfg = training_config(snapshot["G"].init_kwargs, snapshot["D"].init_kwargs,
+                                  snapshot.get("training_set_kwargs") or {}, out_dir)
+        except ValueError as error:
+            raise ValueError(f"{pkl_path}: {error}") from None
+    except (KeyError, TypeError, AttributeError) as error:  # the file's nesting is not the reference's
+        what = f"no {error.args[0]!r} entry" if isinstance(error, KeyError) else str(error)
+        raise PickleFormatError(f"{pkl_path}: the networks' constructor arguments are not the reference's "
+                                f"(G_kwargs / D_kwargs / training_set_kwargs: {what}).") from None
     weights = {name: snapshot[name].state_dict for name in ("G", "D", "G_ema")}
     return write_run(out_dir, cfg, weights, pkl_path)
 

@@ -136,13 +136,17 @@ def discriminator_kwargs(D_kwargs):
         dummy_c=cfg.get("dummy_c", False), cmap_dim=D_kwargs.get("cmap_dim"))
 
 
-# Bounds on the integer Generator arguments a file may declare (checked before a network is built): far above the
+# Bounds on the integer network arguments a file may declare (checked before a network is built): far above the
 # published models (img_resolution 1024, 512 channels, 1024 frames), far below exhausting a machine's memory.
 _GENERATOR_INT_LIMITS = dict(
     z_dim=1 << 14, c_dim=1 << 14, w_dim=1 << 14, img_channels=4, mapping_layers=64, channel_base=1 << 24,
     channel_max=1 << 14, num_fp16_res=16, motion_z_dim=1 << 14, motion_v_dim=1 << 14, motion_kernel_size=1 << 10,
     motion_z_distance=1 << 14, time_enc_dim=1 << 14, min_period_len=1 << 30, max_period_len=1 << 30,
     max_num_frames=1 << 30)
+_DISCRIMINATOR_INT_LIMITS = dict(
+    c_dim=1 << 14, img_channels=4, channel_base=1 << 24, channel_max=1 << 14, num_fp16_res=16, num_frames=1 << 10,
+    concat_res=1 << 14, num_frames_div_factor=1 << 10, mbstd_group_size=1 << 14, mbstd_num_channels=1 << 10,
+    mapping_layers=64, max_num_frames=1 << 30, time_embed_dim=1 << 14, skip_small_t_freqs=1 << 10)
 _MAX_RESOLUTION = 1 << 14
 
 
@@ -162,22 +166,32 @@ def check_generator_kwargs(kwargs, source, stored_parameters):
     Raises:
         ValueError: naming `source` and the argument.
     """
+    _check_network_kwargs(Generator, _GENERATOR_INT_LIMITS, kwargs, source, stored_parameters)
+
+
+def check_discriminator_kwargs(kwargs, source, stored_parameters):
+    """`check_generator_kwargs` for Discriminator arguments (it too has 3x3 convolutions at every resolution)."""
+    _check_network_kwargs(Discriminator, _DISCRIMINATOR_INT_LIMITS, kwargs, source, stored_parameters)
+
+
+def _check_network_kwargs(network, int_limits, kwargs, source, stored_parameters):
+    name = network.__name__
     if not isinstance(kwargs, dict):
-        raise ValueError(f"{source}: Generator arguments must be a JSON object, got {type(kwargs).__name__}.")
-    defaults = {name: p.default for name, p in inspect.signature(Generator.__init__).parameters.items()}
+        raise ValueError(f"{source}: {name} arguments must be a JSON object, got {type(kwargs).__name__}.")
+    defaults = {key: p.default for key, p in inspect.signature(network.__init__).parameters.items()}
     args = {**defaults, **kwargs}
     resolution = args["img_resolution"]
     if not (_is_int(resolution) and 4 <= resolution <= _MAX_RESOLUTION and resolution & (resolution - 1) == 0):
-        raise ValueError(f"{source}: img_resolution must be a power of two in [4, {_MAX_RESOLUTION}], "
+        raise ValueError(f"{source}: {name} img_resolution must be a power of two in [4, {_MAX_RESOLUTION}], "
                          f"got {resolution!r}.")
-    for name, limit in _GENERATOR_INT_LIMITS.items():
-        if not (_is_int(args[name]) and 0 <= args[name] <= limit):
-            raise ValueError(f"{source}: {name} must be an integer in [0, {limit}], got {args[name]!r}.")
+    for key, limit in int_limits.items():
+        if not (_is_int(args[key]) and 0 <= args[key] <= limit):
+            raise ValueError(f"{source}: {name} {key} must be an integer in [0, {limit}], got {args[key]!r}.")
     resolutions = [2 ** i for i in range(2, int(math.log2(resolution)) + 1)]
     channels = channels_per_resolution(resolutions, args["channel_base"], args["channel_max"])
     needed = sum(9 * c * c for c in channels.values())
     if needed > stored_parameters:
-        raise ValueError(f"{source}: the declared architecture needs at least {needed:,} weights, but the file "
+        raise ValueError(f"{source}: the declared {name} needs at least {needed:,} weights, but the file "
                          f"holds {stored_parameters:,}.")
 
 
