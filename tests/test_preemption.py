@@ -192,3 +192,26 @@ def test_two_workers_stop_together_on_one_workers_sigterm(tmp_path):
     assert lines[1].startswith(f"svgan_tf.train: stopped by SIGTERM after step {step}: {checkpoint}")
     assert list(run_dir.checkpoints_by_step(str(outdir))) == [step]
     assert _leftovers(outdir) == []
+
+
+def test_a_signal_while_a_checkpoint_is_written_lets_the_write_finish(tmp_path, monkeypatch):
+    # SIGTERM delivered from inside the snapshot of step 2, as its checkpoint is being written: the write
+    # completes, the run stops right after it with that checkpoint (written once), and nothing is half-written.
+    saves = []
+    save = tf.train.CheckpointManager.save
+
+    def save_while_signalled(manager, checkpoint_number=None, **kwargs):
+        saves.append(checkpoint_number)
+        os.kill(os.getpid(), signal.SIGTERM)  # its Python handler runs here, inside the write
+        return save(manager, checkpoint_number=checkpoint_number, **kwargs)
+
+    monkeypatch.setattr(tf.train.CheckpointManager, "save", save_while_signalled)
+    cfg = dataclasses.replace(TINY_TRAIN, outdir=str(tmp_path), kimg=STEP_KIMG * 4, tick_kimg=STEP_KIMG,
+                              snapshot_kimg=STEP_KIMG * 2)
+    with pytest.raises(loop.Preempted) as stopped:
+        loop.train(cfg)
+    checkpoint = str(tmp_path / "checkpoints" / "ckpt-2")
+    assert (stopped.value.step, stopped.value.checkpoint, stopped.value.exit_code) == (2, checkpoint, 143)
+    assert saves == [2] and run_dir.latest_checkpoint(str(tmp_path)) == checkpoint
+    assert int(tf.train.load_checkpoint(checkpoint).get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE")) == 2
+    assert _leftovers(tmp_path) == []
