@@ -28,6 +28,7 @@ from svgan_tf.generation import at_precision
 from svgan_tf.interop import reference
 from svgan_tf.networks.generator import Generator
 from svgan_tf.training.run_dir import load_generator
+from tools import bench_measure
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint", None, "Generator to export (default: the Sky-256 architecture, random weights).")
@@ -99,9 +100,13 @@ def main(argv):
     case = parity.cases(G, batch_size=1)[-1]
     inputs = dict(w=G.mapping(case["z"])[:, 0].numpy(), window=case["window"], t=case["t"])
     wanted = FLAGS.formats.split(",")
-    print(f"Generator {G.img_resolution}^2, {reference.num_parameters(G):,} parameters; {FLAGS.threads} threads, "
-          f"median of {FLAGS.runs} one-frame calls")
-    print(f"{'format':20s} {'s/frame':>8s} {'frames/s':>9s} {'size MiB':>9s} {'max err':>9s} {'mean err':>9s}")
+    gflop, peak = bench_measure.frame_gflop(G), bench_measure.roofline_gflops(tf.float32)
+    print(f"Generator {G.img_resolution}^2, {reference.num_parameters(G):,} parameters, {gflop:.2f} GFLOP/frame "
+          f"(TensorFlow's profiler); {FLAGS.threads} threads, median of {FLAGS.runs} one-frame calls; float32 conv "
+          f"roofline {peak:.0f} GFLOP/s measured now (the float16 file's weights are widened to float32 when it "
+          "loads; int8 multiplies in integers, so its fraction of this float32 roofline can pass 1)")
+    print(f"{'format':20s} {'s/frame':>8s} {'frames/s':>9s} {'GFLOP/s':>8s} {'roofline':>8s} {'size MiB':>9s} "
+          f"{'max err':>9s} {'mean err':>9s}")
     with tempfile.TemporaryDirectory() as directory:
         for name, make in _artefacts(G, directory):
             if name not in wanted:
@@ -114,7 +119,8 @@ def main(argv):
             # float32 it is bfloat16 rounding, which no parity tolerance covers.
             tolerance = parity.TOLERANCES.get(precision if name != "savedmodel_bfloat16" else "bfloat16")
             flag = "" if tolerance is None or errors.frame_max <= tolerance.max_abs else "  (over tolerance)"
-            print(f"{name:20s} {seconds:8.3f} {1 / seconds:9.2f} {size / 2**20:9.1f} {errors.frame_max:9.2e} "
+            print(f"{name:20s} {seconds:8.3f} {1 / seconds:9.2f} {gflop / seconds:8.1f} {gflop / seconds / peak:8.2f} "
+                  f"{size / 2**20:9.1f} {errors.frame_max:9.2e} "
                   f"{errors.frame_mean:9.2e}{flag}", flush=True)
     print(f"Reference PyTorch: {REFERENCE_SECONDS_PER_FRAME} s/frame at 256^2; LiteRT target <= "
           f"{REFERENCE_SECONDS_PER_FRAME / 2:.2f} s/frame.")
