@@ -163,7 +163,9 @@ def test_diverged_program_exits_2_naming_step_and_loss(tmp_path):
     assert sorted(os.listdir(outdir / "samples")) == ["fakes000000.gif", "fakes000000.png"]  # step 0's, before it
 
 
-def test_two_workers_stop_together_on_one_workers_sigterm(tmp_path):
+@pytest.mark.parametrize("signalled,signal_number", [(1, signal.SIGTERM), (0, signal.SIGINT)],
+                         ids=["SIGTERM-to-the-other-worker", "SIGINT-to-the-chief"])
+def test_two_workers_stop_together_on_one_workers_signal(tmp_path, signalled, signal_number):
     # Two processes of TensorFlow's PreemptionCheckpointHandler agreeing on the step: the one test of it, ~3 min
     # on 2 busy cores (each worker starts TensorFlow and traces its step under MultiWorkerMirroredStrategy).
     outdir = tmp_path / "run"
@@ -172,13 +174,14 @@ def test_two_workers_stop_together_on_one_workers_sigterm(tmp_path):
                       env={**ENV, "TF_CONFIG": tf_config}) for i, tf_config in enumerate(configs)]
     try:
         _wait_for_step(workers[0][0], workers[0][1], 2, timeout=400)
-        workers[1][0].send_signal(signal.SIGTERM)  # the non-chief is preempted: the chief must checkpoint
+        workers[signalled][0].send_signal(signal_number)  # one worker is stopped: both must checkpoint and stop
         codes = [process.wait(timeout=120) for process, _, _ in workers]
     finally:
         for process, _, _ in workers:
             if process.poll() is None:
                 process.kill()
-    assert codes == [143, 143]
+    own, peer = 128 + signal_number, 128 + signal.SIGTERM  # a peer's stop is reported as a termination
+    assert codes == ([own, peer] if signalled == 0 else [peer, own])
     steps = [_steps(out) for _, out, _ in workers]
     step = steps[0][-1]
     assert steps[0] == steps[1] == list(range(1, step + 1))
@@ -187,9 +190,11 @@ def test_two_workers_stop_together_on_one_workers_sigterm(tmp_path):
         err.seek(0)
         lines.append(err.read().splitlines()[-1])
     checkpoint = f"checkpoint {outdir}/checkpoints/ckpt-{step} written"
-    assert lines[0] == (f"svgan_tf.train: stopped by a peer worker's termination signal after step {step}: "
-                        f"{checkpoint} and TensorBoard flushed; continue with --resume=latest.")
-    assert lines[1].startswith(f"svgan_tf.train: stopped by SIGTERM after step {step}: {checkpoint}")
+    name = signal.Signals(signal_number).name
+    assert lines[signalled] == (f"svgan_tf.train: stopped by {name} after step {step}: {checkpoint} and "
+                                "TensorBoard flushed; continue with --resume=latest.")
+    assert lines[1 - signalled].startswith(f"svgan_tf.train: stopped by a peer worker's termination signal after "
+                                           f"step {step}: {checkpoint}")
     assert list(run_dir.checkpoints_by_step(str(outdir))) == [step]
     assert _leftovers(outdir) == []
 
