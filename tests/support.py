@@ -51,10 +51,12 @@ def user_env():
     return {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "SVGAN_TF_VERBOSE")}
 
 
-def run_program(module, *args, timeout=300):
-    """Runs `python -m module args` as a user does (`user_env`); the completed process, its output as text."""
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=user_env(), capture_output=True,
-                          text=True, timeout=timeout)
+def run_program(module, *args, timeout=300, cwd=REPO):
+    """Runs `python -m module args` as a user does (`user_env`), in `cwd` (the package importable from anywhere);
+    the completed process, its output as text."""
+    env = {**user_env(), "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def write_npz_generator(G, directory):

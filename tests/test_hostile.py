@@ -7,8 +7,6 @@ import errno
 import os
 import re
 import struct
-import subprocess
-import sys
 import zipfile
 import zlib
 
@@ -19,14 +17,6 @@ from svgan_tf import atomic, cli
 from svgan_tf.data import convert, sources
 from svgan_tf.interop import bounded, reference
 from tests import support
-
-
-def _program(module, *args, cwd):
-    """The finished `python -m module args`, run with the environment a user has."""
-    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "SVGAN_TF_VERBOSE")}
-    env["PYTHONPATH"] = str(support.REPO)
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=180)
 
 
 def _png_header(width, height):
@@ -262,18 +252,18 @@ class TestPrograms:
 
     def test_dataset_absurd_labels(self, tmp_path):
         root = _labelled(tmp_path, '{"labels": [["vid0/000000.png", 1000000000], ["vid1/000000.png", 0]]}')
-        result = _program("svgan_tf.dataset", f"--source={root}", "--out=out", cwd=tmp_path)
+        result = support.run_program("svgan_tf.dataset", f"--source={root}", "--out=out", cwd=tmp_path)
         assert (result.returncode, result.stderr) == (
             2, f"svgan_tf.dataset: error: {root}/dataset.json: label 1000000000 of 'vid0/000000.png' needs more than "
                "the 4096 label dimensions allowed\n")
         assert sorted(os.listdir(tmp_path)) == ["frames"]
 
     def test_play_nan_before_loading_the_model(self, tmp_path):
-        result = _program("svgan_tf.play", "--model=absent.tflite", "--out=v.mp4", "--fps=nan", cwd=tmp_path)
+        result = support.run_program("svgan_tf.play", "--model=absent.tflite", "--out=v.mp4", "--fps=nan", cwd=tmp_path)
         assert (result.returncode, result.stderr) == (2, "svgan_tf.play: error: --fps: must be > 0, got nan.\n")
         assert os.listdir(tmp_path) == []
 
     def test_evaluate_help_says_a_savedmodel_runs_code(self, tmp_path):
-        result = _program("svgan_tf.evaluate", "--help", cwd=tmp_path)
+        result = support.run_program("svgan_tf.evaluate", "--help", cwd=tmp_path)
         assert "Loading a SavedModel runs its graph (TensorFlow code): pass only SavedModels you trust." in " ".join(
             result.stdout.split())
