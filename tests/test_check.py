@@ -132,6 +132,16 @@ def test_check_understands_the_converters_tfrecord_output(tmp_path):
         assert report["problems"] == 1 and len(report["damaged"]) == 1 and message in report["damaged"][0], text
         assert "frames-00001.tfrecord" in report["damaged"][0]
     assert "1 frame(s) lost, from vid1 frame 4 on" in _check(tmp_path / "truncated", min_frames=3)[0]["damaged"][0]
+    # An index that does not describe its shards: a byte moved between two record sizes (the shard's size fits).
+    shutil.copytree(out, tmp_path / "misplaced")
+    index = json.loads((tmp_path / "misplaced" / tfrecord.TFRECORD_INDEX).read_text())
+    sizes = index["videos"][1]["sizes"]
+    sizes[:2] = sizes[0] + 1, sizes[1] - 1
+    (tmp_path / "misplaced" / tfrecord.TFRECORD_INDEX).write_text(json.dumps(index))
+    damaged = _check(tmp_path / "misplaced", min_frames=3)[0]["damaged"]
+    assert len(damaged) == 2 and f"(vid1 frame 0): ValueError: {sizes[0] - 1} bytes, index.json says {sizes[0]}" \
+        in damaged[0]
+    assert "1 record(s) not where index.json puts them (the first: vid1 frame 1" in damaged[1]
     # A real problem: the lost frame does not load (the frames before it do).
     truncated = pipeline.open_source(str(tmp_path / "truncated"))
     assert truncated.load_frames(tf.constant(1, tf.int64), tf.constant([3], tf.int64)).shape == (1, 16, 16, 3)

@@ -349,7 +349,7 @@ def _check_tfrecord(source, report, names, source_lengths, lengths, fps, source_
 
 def _shard_images(path, expected, meta, damage):
     """Yields (video number, frame, image bytes) of the `expected` records of a shard that are intact and where
-    the index puts them; appends a line per damaged record (or the first unreadable one) to `damage`.
+    the index puts them; appends a line per damaged or misplaced record (or the first unreadable one) to `damage`.
 
     The shard is read in order with TensorFlow's record reader, which verifies each record's length and data
     checksums, so a truncated or corrupt record ends the reading of its shard (the records after it are counted
@@ -358,45 +358,46 @@ def _shard_images(path, expected, meta, damage):
     expected = {offset: entry for offset, *entry in sorted(expected)}
     if not expected:
         return
-    last, position, found = max(expected), 0, 0
+    last, position, checked = max(expected), 0, set()
 
     def where(offset):
-        size, video, frame = expected.get(offset) or expected[min((o for o in expected if o > offset), default=last)]
+        _, video, frame = expected.get(offset) or expected[min((o for o in expected if o > offset), default=last)]
         return f"{meta['videos'][video]['name']} frame {frame}"
 
     try:
         for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
-            if position in expected:
-                size, video, frame = expected[position]
-                found += 1
+            start, position = position, position + len(record) + tfrecord.RECORD_OVERHEAD_BYTES
+            if start in expected:
+                checked.add(start)
+                size, video, frame = expected[start]
                 try:
-                    if len(record) != size:
-                        raise ValueError(f"{len(record)} bytes, {tfrecord.TFRECORD_INDEX} says {size}")
-                    features = tf.train.Example.FromString(record).features.feature
-                    stored = features["video"].int64_list.value[0], features["frame"].int64_list.value[0]
-                    if stored != (video, frame):
-                        raise ValueError(f"the record is video {stored[0]} frame {stored[1]}")
-                    image = features["image"].bytes_list.value[0]
+                    image = _record_image(record, size, video, frame)
                 except Exception as e:
-                    damage.append(f"{path}: record at byte {position} ({where(position)}): "
-                                                   f"{type(e).__name__}: {e}")
-                    continue
-                finally:
-                    position += len(record) + tfrecord.RECORD_OVERHEAD_BYTES
-                yield video, frame, image
-            else:
-                position += len(record) + tfrecord.RECORD_OVERHEAD_BYTES
+                    damage.append(f"{path}: record at byte {start} ({where(start)}): {type(e).__name__}: {e}")
+                else:
+                    yield video, frame, image
             if position > last:
-                return
+                break
     except tf.errors.OpError as e:
         problem = "truncated" if "truncated" in e.message else "corrupt (checksum mismatch)"
-        unchecked = len(expected) - found
         damage.append(f"{path}: {problem} record at byte {position} ({where(position)}); "
-                                       f"{unchecked} frame(s) from there on not checked")
+                      f"{len(expected) - len(checked)} frame(s) from there on not checked")
         return
-    if found < len(expected):
-        damage.append(f"{path}: {len(expected) - found} record(s) of {tfrecord.TFRECORD_INDEX} "
-                                       f"are not in the shard (first missing: {where(position)})")
+    missing = sorted(set(expected) - checked)
+    if missing:
+        damage.append(f"{path}: {len(missing)} record(s) not where {tfrecord.TFRECORD_INDEX} puts them (the first: "
+                      f"{where(missing[0])}, at byte {missing[0]})")
+
+
+def _record_image(record, size, video, frame):
+    """The image bytes of a frame's record, which must be `size` bytes and name that video and frame."""
+    if len(record) != size:
+        raise ValueError(f"{len(record)} bytes, {tfrecord.TFRECORD_INDEX} says {size}")
+    features = tf.train.Example.FromString(record).features.feature
+    stored = features["video"].int64_list.value[0], features["frame"].int64_list.value[0]
+    if stored != (video, frame):
+        raise ValueError(f"the record is video {stored[0]} frame {stored[1]}")
+    return features["image"].bytes_list.value[0]
 
 
 def _summarize(source, kind, report, names, source_lengths, lengths, min_frames, chunk_frames, select, log):
