@@ -3,7 +3,9 @@
 * Each program is a module of this package run as `python -m svgan_tf.<program>`; its console script
   (pyproject.toml, and the Bazel binaries of BUILD.bazel) runs exactly that, the module executing as
   `__main__`. Its flags are defined at module level, so `--help` lists them (the flag groups shared by
-  several programs below are adopted as the program's own).
+  several programs below are adopted as the program's own). `--helpfull` adds absl's own flags (--flagfile,
+  logging) and nothing else: the flags other packages' modules define when imported (TensorFlow imports
+  absltest, its TPU and pfor modules) are no option of any program, so `run` leaves them out of the help.
 * A user error (a bad flag value, a missing or foreign file, a shape that does not fit) is one line on
   stderr, `<program>: error: <what>`, naming the flag or file, and exit status 2: `run` turns `UserError`,
   `ValueError` and `OSError` (and absl's flag errors) into that. `SVGAN_TF_VERBOSE=1` shows the traceback
@@ -111,7 +113,26 @@ def run(main):
                 raise
             fail(_describe(error))
 
+    _hide_foreign_flags()
     app.run(guarded, flags_parser=_parse_flags)
+
+
+# The modules whose flags a program's help lists, besides svgan_tf's and the program's own: absl's (--flagfile,
+# --undefok, logging, the help flags).
+_ABSL_MODULES = ("absl.app", "absl.flags", "absl.logging")
+
+
+def _hide_foreign_flags():
+    """Leaves the flags of other packages' modules out of the help (they stay defined: code may read them)."""
+    by_module = flags.FLAGS.flags_by_module_dict()  # absl's own registry, which its help renders
+    for module in list(by_module):
+        if not (module == sys.argv[0] or module.partition(".")[0] == "svgan_tf" or module in _ABSL_MODULES):
+            del by_module[module]
+
+
+def asks_for_help(argv):
+    """Whether a command line asks for help (absl's help flags), which needs no other argument."""
+    return any(arg in ("--help", "-?", "--helpshort", "--helpfull", "--helpxml") for arg in argv[1:])
 
 
 def _describe(error):

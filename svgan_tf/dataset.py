@@ -39,12 +39,15 @@ with --overwrite, after the new one is complete. Bad inputs fail with an error n
 2 from the command line).
 
 --check reads the source without writing anything and prints: the number of videos and frames, the frame
-count distribution (min / median / max and a histogram with the thresholds that matter: 3 frames for the
-k = 3 training clips, 16 and 128 for FVD16 / FVD128, max_dist + 1 = 33 for the full span distribution,
-1024 = max_num_frames), the videos shorter than --min_frames (default in check mode: 33), unreadable files,
-non-square frames, frames whose size differs from the rest of their video (mixed sizes) and videos whose
-size differs from the rest of the dataset. By default it reads image headers and video packets (fast);
---check_decode decodes every frame. --fps, --source_fps, --skip_frames, --max_frames and --chunk_frames
+size(s), the frame count distribution (min / median / max and a histogram with the thresholds that matter: 3
+frames for the k = 3 training clips, 16 and 128 for FVD16 / FVD128, max_dist + 1 = 33 for the full span
+distribution, 1024 = max_num_frames), the videos shorter than --min_frames (default in check mode: 33),
+unreadable files, non-square frames, frames whose size differs from the rest of their video (mixed sizes) and
+videos whose size differs from the rest of the dataset. It reads every source above and every output of this
+program: a TFRecord directory (the default output) is checked shard by shard against its index.json (missing or
+truncated shards, records whose checksums fail or that are not where the index puts them, frames of another
+size than the index declares). By default it reads image headers and video packets (fast); --check_decode
+decodes every frame. --fps, --source_fps, --skip_frames, --max_frames and --chunk_frames
 are applied to the counts as a conversion would. It never fails on a bad input: it exits 0, or 1 with
 --strict when a problem was found (notes, e.g. non-square video files that a conversion crops, do not count).
 

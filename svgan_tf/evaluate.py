@@ -17,12 +17,17 @@ from pip packages (requirements-weights.txt); the reference's own detector files
   the values are those of one device, `svgan_tf.metrics.evaluation.Replicated`). `--precision=bfloat16` runs a
   checkpoint's generator in bfloat16 (`svgan_tf.generation.at_precision`).
 * `--num_fake` / `--num_real` scale the protocols down for quick looks (not comparable with published numbers; the
-  line says `scaled_down`). Real statistics are cached in `--cache_dir`.
+  line says `scaled_down`): `--num_fake` generated clips (frames for the frame metrics) for every metric;
+  `--num_real` at most that many real items for every metric with a real set (the first ones of the protocol's
+  deterministic order: one clip per video for FVD, every frame for FID / KID; per half for `--real_vs_real`
+  and `--floor`); refused for the IS metrics, which have none, and `--num_fake` for `--real_vs_real`, which
+  generates nothing. Every line gives the counts used: `num_real` and `num_fake` (real vs real: `num_fake` 0,
+  `num_real_halves`), and the metric's `protocol` (`max_real`: its real-set limit). Real statistics are cached
+  in `--cache_dir`.
 * `--check_i3d` with `--i3d=i3d_torchscript.pt`: compares the reference's I3D file with the shipped port (weights,
   the resize its code calls, features on the same clips: from `--data` when given) and exits (1 if they differ).
 """
 
-import dataclasses
 import datetime
 import time
 
@@ -75,7 +80,7 @@ def main(argv):
         raise cli.UserError("give --checkpoint, or --real_vs_real (and no checkpoint).")
     if not FLAGS.data:
         raise cli.UserError("--data is required.")
-    metric_protocols = evaluation.resolve_protocols(FLAGS.metrics, FLAGS.num_fake, FLAGS.num_real)
+    metric_protocols = evaluation.resolve_protocols(FLAGS.metrics, FLAGS.num_fake, FLAGS.num_real, FLAGS.real_vs_real)
     _check_detector_files(metric_protocols)
     run = FLAGS.checkpoint if FLAGS.checkpoint and run_dir.is_run(FLAGS.checkpoint) else None
     mirror = FLAGS.mirror if FLAGS.mirror is not None else (run_dir.read_config(run).mirror if run else False)
@@ -97,14 +102,13 @@ def main(argv):
     scaled = any(p != protocols.PROTOCOLS[p.name] for p in metric_protocols)
     extra = dict(checkpoint=FLAGS.checkpoint, real_vs_real=FLAGS.real_vs_real, data=FLAGS.data, seed=FLAGS.seed,
                  mirror=mirror, precision=FLAGS.precision, i3d=FLAGS.i3d, i3d_resize=FLAGS.i3d_resize,
-                 inception=FLAGS.inception, c3d=FLAGS.c3d,
-                 protocol={p.name: dataclasses.asdict(p) for p in metric_protocols}, scaled_down=scaled,
+                 inception=FLAGS.inception, c3d=FLAGS.c3d, scaled_down=scaled,
                  seconds=round(time.perf_counter() - start, 1),
                  time=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
     for name, result in results.items():
         floor = floors.get(name)
-        line_extra = dict(extra, floor=dict(value=floor.value, std=floor.std) if floor else None) if FLAGS.floor \
-            else extra
+        floor = floor and dict(value=floor.value, std=floor.std, num_real_halves=list(floor.num_real_halves))
+        line_extra = dict(extra, floor=floor) if FLAGS.floor else extra
         for line in evaluation.write_results({name: result}, out, line_extra):
             print(line)
     if run:

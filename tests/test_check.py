@@ -1,14 +1,17 @@
-"""Dataset checks (svgan_tf.data.check): counts, histogram and problems of frame folders, zips, video files and the
-demo, without writing anything and without failing on bad inputs."""
+"""Dataset checks (svgan_tf.data.check): counts, histogram and problems of frame folders, zips, video files,
+TFRecord datasets and the demo, without writing anything and without failing on bad inputs."""
 
+import json
 import os
+import shutil
 import zipfile
 
 import numpy as np
 import PIL.Image
 import pytest
+import tensorflow as tf
 
-from svgan_tf.data import check
+from svgan_tf.data import check, convert, pipeline, tfrecord
 from tests import support
 
 
@@ -94,3 +97,53 @@ def test_check_never_fails(tmp_path, make):
 def test_check_demo():
     report, _ = _check("demo", min_frames=100, max_videos=20)
     assert report["videos"] == 20 and report["problems"] == len(report["too_short"]) > 0
+
+
+def _damage(directory, shard, how):
+    """Damages a copy of a TFRecord dataset's shard `shard`: cut short, one payload byte flipped, or removed."""
+    path = directory / json.loads((directory / tfrecord.TFRECORD_INDEX).read_text())["shards"][shard]
+    data = path.read_bytes()
+    if how == "truncated":
+        path.write_bytes(data[:-100])
+    elif how == "corrupt":
+        path.write_bytes(data[:60] + bytes([data[60] ^ 1]) + data[61:])
+    else:
+        path.unlink()
+
+
+def test_check_understands_the_converters_tfrecord_output(tmp_path):
+    root = support.write_frame_folder(tmp_path / "frames", [6, 5, 7])
+    out = tmp_path / "tf"
+    convert.make_dataset(str(root), str(out), 16, shard_bytes=1, log=lambda *_: None)  # one shard per video
+    for decode in (False, True):
+        report, text = _check(out, min_frames=3, decode=decode)
+        assert report["kind"] == "tfrecord" and (report["videos"], report["frames"]) == (3, 18)
+        assert report["source_lengths"] == [6, 5, 7] and report["sizes"] == {"16x16": 3}
+        assert report["problems"] == 0 and "no problems found" in text and "frame size: 16x16 (3 videos)" in text
+    assert _check(out)[0]["too_short"] == ["vid0: 6 frames", "vid1: 5 frames", "vid2: 7 frames"]  # 33 by default
+    assert _check(out, min_frames=3, max_videos=2)[0]["frames"] == 11
+    expected = {"truncated": "truncated, ", "corrupt": "corrupt (checksum mismatch) record at byte 0 (vid1 frame 0); "
+                "5 frame(s) from there on not checked", "missing": "missing"}
+    for how, message in expected.items():
+        damaged = tmp_path / how
+        shutil.copytree(out, damaged)
+        _damage(damaged, 1, how)
+        report, text = _check(damaged, min_frames=3)
+        assert report["problems"] == 1 and len(report["damaged"]) == 1 and message in report["damaged"][0], text
+        assert "frames-00001.tfrecord" in report["damaged"][0]
+    assert "1 frame(s) lost, from vid1 frame 4 on" in _check(tmp_path / "truncated", min_frames=3)[0]["damaged"][0]
+    # An index that does not describe its shards: a byte moved between two record sizes (the shard's size fits).
+    shutil.copytree(out, tmp_path / "misplaced")
+    index = json.loads((tmp_path / "misplaced" / tfrecord.TFRECORD_INDEX).read_text())
+    sizes = index["videos"][1]["sizes"]
+    sizes[:2] = sizes[0] + 1, sizes[1] - 1
+    (tmp_path / "misplaced" / tfrecord.TFRECORD_INDEX).write_text(json.dumps(index))
+    damaged = _check(tmp_path / "misplaced", min_frames=3)[0]["damaged"]
+    assert len(damaged) == 2 and f"(vid1 frame 0): ValueError: {sizes[0] - 1} bytes, index.json says {sizes[0]}" \
+        in damaged[0]
+    assert "1 record(s) not where index.json puts them (the first: vid1 frame 1" in damaged[1]
+    # A real problem: the lost frame does not load (the frames before it do).
+    truncated = pipeline.open_source(str(tmp_path / "truncated"))
+    assert truncated.load_frames(tf.constant(1, tf.int64), tf.constant([3], tf.int64)).shape == (1, 16, 16, 3)
+    with pytest.raises(Exception):  # noqa: B017 (whatever the reader raises on a short read)
+        truncated.load_frames(tf.constant(1, tf.int64), tf.constant([4], tf.int64)).numpy()

@@ -1,5 +1,6 @@
 """The command-line conventions (svgan_tf/cli.py): console scripts run the `python -m` programs; quiet start-up."""
 
+import json
 import os
 import re
 import subprocess
@@ -20,42 +21,97 @@ def _flags(help_text):
     return set(re.findall(r"^\s+--(?:\[no\])?(\w+):", help_text, re.MULTILINE))
 
 
-def _script_help(script, *args):
-    """`script args --help` as the console script calls it: argv[0] is the script's name."""
-    function = script.removeprefix("svgan-").replace("-", "_").replace("import", "import_reference")
-    return _run("-c", f"import sys; sys.argv = {[script, *args, '--help']!r}; "
-                      f"from svgan_tf.cli import {function}; {function}()")
+def _declared_scripts():
+    """{console script: its function in svgan_tf.cli}, as pyproject.toml declares them."""
+    with open(REPO / "pyproject.toml") as f:
+        return dict(re.findall(r'^(svgan-[\w-]+) = "svgan_tf\.cli:(\w+)"$', f.read(), re.MULTILINE))
 
 
 def test_every_console_script_is_declared():
-    with open(REPO / "pyproject.toml") as f:
-        declared = dict(re.findall(r'^(svgan-[\w-]+) = "svgan_tf\.cli:(\w+)"$', f.read(), re.MULTILINE))
+    declared = _declared_scripts()
     assert set(declared) == set(cli.PROGRAMS)
     for script, function in declared.items():
         assert getattr(cli, function).__doc__ == f"`{script}`: python -m {cli.PROGRAMS[script]}."
 
 
-@pytest.mark.parametrize("script, args, flag", [
-    ("svgan-train", [], "data"), ("svgan-generate", [], "seeds"), ("svgan-evaluate", [], "metrics"),
-    ("svgan-export", ["tflite"], "quantization"), ("svgan-dataset", [], "source"), ("svgan-import", [], "pkl"),
-    ("svgan-serve-client", [], "server"), ("svgan-play", [], "model"), ("svgan-demo", [], "port"),
-    ("svgan-project", [], "target"),
-    ("svgan-edit", [], "mode"), ("svgan-profile", [], "config")])
-def test_console_script_runs_its_program(script, args, flag):
-    assert flag in _flags(_script_help(script, *args).stdout)
+# Every program's help as its console script prints it, from one Python process: it imports the libraries once,
+# then forks a child per command line (a fresh process each would take a minute for the 27 command lines).
+_HELP_SCRIPT = """
+import json, os, sys
+from svgan_tf import cli, generation  # noqa: F401 (the heavy imports, shared by the children)
+from svgan_tf.metrics import evaluation  # noqa: F401
+from svgan_tf.training import loop  # noqa: F401
+helps = {}
+for function, argv in json.loads(sys.argv[1]):
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        os.dup2(write, 1)
+        os.dup2(write, 2)
+        sys.argv = argv
+        try:
+            getattr(cli, function)()  # what the console script argv[0] calls
+            status = 0
+        except SystemExit as exit:
+            status = exit.code if isinstance(exit.code, int) else 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    os.close(write)
+    with os.fdopen(read) as output:
+        text = output.read()
+    helps[" ".join(argv)] = (os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), text)
+print(json.dumps(helps))
+"""
+
+# A flag of each program that its --help must list (the export's without FORMAT: its help needs none).
+OWN_FLAG = {"svgan-train": "data", "svgan-generate": "seeds", "svgan-evaluate": "metrics", "svgan-export": "version",
+            "svgan-dataset": "source", "svgan-import": "pkl", "svgan-serve-client": "server", "svgan-play": "model",
+            "svgan-demo": "port", "svgan-project": "target", "svgan-edit": "mode", "svgan-profile": "config"}
+# The modules whose flags a --helpfull may list besides svgan_tf's and the program's: absl's own.
+ABSL_MODULES = {"absl.app", "absl.flags", "absl.logging"}
 
 
-def test_entry_point_lists_the_module_programs_flags():
-    module = _run("-m", "svgan_tf.generate", "--help")
-    script = _script_help("svgan-generate")
-    assert _flags(script.stdout) == _flags(module.stdout)
-    assert script.returncode == module.returncode  # absl's --help exits with 1
+@pytest.fixture(scope="module")
+def helps():
+    """{command line: (exit status, output)} of --help and --helpfull of every console script, and a few more."""
+    declared = _declared_scripts()
+    argvs = [[script, flag] for script in cli.PROGRAMS for flag in ("--help", "--helpfull")]
+    argvs += [["svgan-export", "tflite", "--help"], ["svgan-export"], ["svgan-export", "pdf"]]
+    result = _run("-c", _HELP_SCRIPT, json.dumps([[declared[argv[0]], argv] for argv in argvs]))
+    assert result.returncode == 0, result.stderr
+    return {argv: tuple(value) for argv, value in json.loads(result.stdout).items()}
 
 
-def test_export_dispatches_on_the_format():
-    for args in ([], ["pdf"]):
-        bad = _run("-m", "svgan_tf.export", *args)
-        assert bad.returncode == 2 and "savedmodel|tflite|onnx" in bad.stderr
+def _flag_modules(help_text):
+    """The modules whose flags a help text lists (its headings after `flags:`)."""
+    return re.findall(r"^(\S+):$", help_text.rpartition("\nflags:\n")[2], re.MULTILINE)
+
+
+@pytest.mark.parametrize("script", list(cli.PROGRAMS))
+def test_help_lists_the_programs_own_flags_and_no_foreign_ones(helps, script):
+    status, text = helps[f"{script} --help"]
+    assert status == 1 and OWN_FLAG[script] in _flags(text), text  # absl's --help exits with 1
+    status, full = helps[f"{script} --helpfull"]
+    modules = _flag_modules(full)
+    main = cli.PROGRAMS[script].replace(".", os.sep) + (f"{os.sep}__main__.py" if script == "svgan-export" else ".py")
+    assert status == 1 and _flags(text) <= _flags(full)
+    assert [m for m in modules if not (m.endswith(main) or m.startswith("svgan_tf.") or m in ABSL_MODULES)] == []
+    assert not {"test_srcdir", "test_tmpdir", "xml_output_file"} & _flags(full)  # absltest's, as an example
+
+
+def test_console_script_help_is_the_module_programs(helps):
+    module = _run("-m", "svgan_tf.export", "tflite", "--help")
+    status, text = helps["svgan-export tflite --help"]
+    assert _flags(text) == _flags(module.stdout) and "quantization" in _flags(text)
+    assert status == module.returncode
+
+
+def test_export_dispatches_on_the_format(helps):
+    for argv in ("svgan-export", "svgan-export pdf"):
+        status, text = helps[argv]
+        assert status == 2 and "savedmodel|tflite|onnx" in text
 
 
 def test_tensorflow_start_up_lines_are_silenced_unless_asked_for():

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from svgan_tf.data import pipeline
+from svgan_tf.data import convert, pipeline
 from tests import support
 from tests.support import REPO
 
@@ -23,6 +23,15 @@ def test_check_command_line(tmp_path):
     result = _run(f"--source={root / 'missing'}", "--check")  # without --strict: exit status 0
     assert result.returncode == 0 and "does not exist" in result.stdout, result.stderr
     assert sorted(os.listdir(tmp_path)) == ["frames"]
+
+
+def test_check_passes_the_converters_default_output(tmp_path):
+    root = support.write_frame_folder(tmp_path / "frames", [33, 34])  # long enough for the check's default 33
+    convert.make_dataset(str(root), str(tmp_path / "data"), 16, log=lambda *_: None)  # the defaults: TFRecord
+    result = _run(f"--source={tmp_path / 'data'}", "--check", "--strict")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "TFRecord shards" in result.stdout and "videos: 2, frames: 67" in result.stdout
+    assert "no problems found" in result.stdout
 
 
 def test_convert_command_line(tmp_path):

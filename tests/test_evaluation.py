@@ -30,16 +30,26 @@ def test_evaluate_generator_and_real_vs_real(tmp_path, demo):
     assert set(generated) == {"fvd2048_16f", "fid50k_full"}
     print("floor", floor["fvd2048_16f"].value, "untrained", generated["fvd2048_16f"].value)
     assert floor["fvd2048_16f"].value < generated["fvd2048_16f"].value / 2
-    assert (floor["fvd2048_16f"].num_real, floor["fvd2048_16f"].num_fake) == (32, 32)  # each half: 32 of 64 videos
+    # The counts used: each half 32 of the 64 videos' clips (--num_real applies per half), nothing generated; the
+    # generator's 32 frames of FID are the first 32 real frames (--num_real applies to the frame metrics too).
+    fvd_floor = floor["fvd2048_16f"]
+    assert (fvd_floor.num_real, fvd_floor.num_fake, fvd_floor.num_real_halves) == (64, 0, (32, 32))
     assert (generated["fid50k_full"].num_real, generated["fid50k_full"].num_fake) == (32, 32)
     lines = evaluation.write_results(generated, str(tmp_path / "m.jsonl"), {"seed": 0})
     logged = [json.loads(line) for line in (tmp_path / "m.jsonl").read_text().splitlines()]
     assert [line["metric"] for line in logged] == ["fvd2048_16f", "fid50k_full"] and len(lines) == 2
     assert logged[0]["runs"] == [logged[0]["value"]] and logged[0]["std"] == 0 and not logged[0]["mirrored_real"]
+    assert logged[1]["protocol"]["max_real"] == 32 and logged[1]["protocol"]["num_fake"] == 32
+    assert "num_real_halves" not in logged[1]
+    floor_line = json.loads(evaluation.write_results(floor, None, {})[0])
+    assert (floor_line["num_real"], floor_line["num_fake"], floor_line["num_real_halves"]) == (64, 0, [32, 32])
+    assert floor_line["protocol"]["max_real"] == 32 and "num_fake" not in floor_line["protocol"]
     with pytest.raises(ValueError, match="unknown metric 'fvd16'"):
         evaluation.resolve_protocols(["fvd16"])
     with pytest.raises(ValueError, match="--num_real: is50k has no real set"):
         evaluation.resolve_protocols(["is50k"], num_real=10)
+    with pytest.raises(ValueError, match="--num_fake: --real_vs_real .* generates nothing"):
+        evaluation.resolve_protocols(["fvd2048_16f"], num_fake=10, real_vs_real=True)
 
 
 def test_runs_are_seeded_and_give_the_spread(demo):

@@ -18,6 +18,13 @@ def test_format_duration():
     assert summaries.format_duration(2 * 86400 + 3600) == "2d 01h00m"
 
 
+def test_format_kimg_gives_the_total_the_decimals_it_needs():
+    assert summaries.format_kimg(2.4, 2.4) == "      2.4/2.4"  # was "2.4/2" for --kimg=2.4
+    assert summaries.format_kimg(0.048, 0.144) == "    0.048/0.144"
+    assert summaries.format_kimg(3.2, 64) == "      3.2/64"
+    assert summaries.format_kimg(1234.5678, 25000) == "   1234.6/25000"
+
+
 def test_progress_line():
     class Terminal(io.StringIO):
         def isatty(self):

@@ -30,6 +30,10 @@ def test_shards_round_trip_with_byte_offsets(tmp_path):
     # Video 0 fills shard 0 past 2000 bytes; a video never spans shards. Each record adds 16 bytes of framing.
     assert [(v["shard"], v["offset"]) for v in index["videos"]] == [
         (0, 0), (1, 0), (1, sum(size + 16 for size in index["videos"][1]["sizes"]))]
+    sizes = index["videos"][2]["sizes"]
+    assert tfrecord.record_offsets(index["videos"][2]).tolist() == [
+        index["videos"][2]["offset"] + sum(size + 16 for size in sizes[:f]) for f in range(len(sizes))]
+    assert tfrecord.is_tfrecord_dataset(str(tmp_path)) and not tfrecord.is_tfrecord_dataset(str(tmp_path / "x"))
     # Plain TFRecord files: read sequentially, the records are the frames in order.
     records = tf.data.TFRecordDataset([str(tmp_path / s) for s in index["shards"]])
     parsed = [tf.io.parse_single_example(r, {"video": tf.io.FixedLenFeature([], tf.int64),

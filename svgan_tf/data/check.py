@@ -1,9 +1,11 @@
 """Checking a dataset source without writing anything (`python -m svgan_tf.dataset --check`).
 
 Owns the report: frame counts as a conversion would produce them (`svgan_tf.data.convert`'s frame selection and
-chunking applied to the timestamps), their histogram at the thresholds that matter, and the problems found
-(unreadable files, short videos, odd or mixed frame sizes, layout problems). What it reports is documented for
-users in `svgan_tf/dataset.py` (the program's --help).
+chunking applied to the timestamps), their histogram at the thresholds that matter, the frame sizes, and the
+problems found (unreadable files, short videos, odd or mixed frame sizes, layout problems, damaged TFRecord
+shards). Every format the converter writes is understood, TFRecord datasets included (`svgan_tf.data.tfrecord`:
+each shard is read through TensorFlow's record reader, which verifies every record's checksums, and compared with
+`index.json`). What it reports is documented for users in `svgan_tf/dataset.py` (the program's --help).
 """
 
 import collections
@@ -15,7 +17,7 @@ import zipfile
 import numpy as np
 import tensorflow as tf
 
-from svgan_tf.data import convert, pipeline, sources
+from svgan_tf.data import convert, pipeline, sources, tfrecord
 from svgan_tf.data import sampling as sampling_lib
 
 _DEFAULT_SAMPLING = sampling_lib.SamplingConfig()
@@ -113,11 +115,13 @@ class _Report:
         "size_outliers": "videos whose frame size differs from the dataset's (svgan_tf.data.pipeline and the reference "
                          "need one size; make_dataset resizes them)",
         "layout": "layout problems (svgan_tf.data.pipeline cannot open the source as it is)",
+        "damaged": "damaged TFRecord shards (missing, truncated, corrupt, or not as index.json describes them)",
     }
 
     def __init__(self):
         self.items = {key: [] for key in self.PROBLEMS}
         self.notes = []
+        self.sizes = {}  # video -> its (most common) frame size
 
     @property
     def problems(self):
@@ -148,9 +152,10 @@ def check_dataset(source, min_frames=None, fps=None, source_fps=None, skip_frame
     report = _Report()
     names, source_lengths, lengths, kind = [], [], [], "?"
     try:
-        kind, video_files = convert.source_kind(source)
-        if fps is not None and source_fps is None and kind in ("demo", "frames"):
-            report.notes.append("--fps needs --source_fps for frame folders and the demo; counts are not resampled")
+        kind, video_files = ("tfrecord", []) if tfrecord.is_tfrecord_dataset(source) else convert.source_kind(source)
+        if fps is not None and source_fps is None and kind in ("demo", "frames", "tfrecord"):
+            report.notes.append("--fps needs --source_fps for frame folders, TFRecord datasets and the demo; counts "
+                                "are not resampled")
             fps = None
         if kind == "demo":
             demo = pipeline.open_source(source, sampling=sampling_lib.SamplingConfig(num_frames=1))
@@ -168,6 +173,9 @@ def check_dataset(source, min_frames=None, fps=None, source_fps=None, skip_frame
                 if others:
                     report.notes.append(f"{len(others)} other entries ignored (only the top-level video files are "
                                         f"read): {', '.join(others[:_LIST_LIMIT])}")
+        elif kind == "tfrecord":
+            _check_tfrecord(source, report, names, source_lengths, lengths, fps, source_fps, skip_frames,
+                            max_frames, max_videos, decode)
         else:
             _check_frames(source, report, names, source_lengths, lengths, fps, source_fps, skip_frames,
                           max_frames, max_videos, decode)
@@ -193,7 +201,7 @@ def _check_videos(paths, report, names, source_lengths, lengths, fps, skip_frame
             report.notes.append(f"{path}: no timestamps or frame rate, --fps cannot resample it")
         lengths.append(length if length is not None else len(times))
         size = frame_sizes.most_common(1)[0][0]
-        sizes[path] = size
+        sizes[path] = report.sizes[name] = size
         if len(frame_sizes) > 1:
             report.items["mixed_sizes"].append(f"{path}: " + ", ".join(f"{w}x{h} ({n} frames)"
                                                                        for (w, h), n in frame_sizes.items()))
@@ -268,7 +276,7 @@ def _check_frame_files(source, files, directories, read, report, names, source_l
         if not counts:
             continue
         size = counts.most_common(1)[0][0]
-        video_sizes[video] = size
+        video_sizes[video] = report.sizes[video] = size
         if len(counts) > 1:
             report.items["mixed_sizes"].append(f"{source}/{video}: " + ", ".join(
                 f"{w}x{h} ({n} frames)" for (w, h), n in counts.most_common()))
@@ -287,6 +295,111 @@ def _check_frame_files(source, files, directories, read, report, names, source_l
                                                      f"{common[0]}x{common[1]}")
 
 
+def _check_tfrecord(source, report, names, source_lengths, lengths, fps, source_fps, skip_frames, max_frames,
+                    max_videos, decode):
+    """Checks a TFRecord dataset (see check_dataset): its index, every shard against it, every frame's image."""
+    meta = tfrecord.read_index(source)  # unusable: reported by check_dataset as unreadable
+    try:
+        pipeline.open_source(source, sampling=sampling_lib.SamplingConfig(num_frames=1))
+    except Exception as e:
+        report.items["layout"].append(f"{type(e).__name__}: {e}")
+    resolution = (meta["resolution"],) * 2
+    step = 1 / source_fps if source_fps else None
+    records = collections.defaultdict(list)  # shard -> [(offset, size, video number, frame)] of the checked videos
+    for number, video in enumerate(meta["videos"][:max_videos]):
+        names.append(video["name"])
+        source_lengths.append(len(video["sizes"]))
+        lengths.append(_converted_length([i * step if step else None for i in range(len(video["sizes"]))], step,
+                                         fps, skip_frames, max_frames, f"{source}@{video['name']}"))
+        records[video["shard"]] += [(int(offset), size, number, frame) for frame, (offset, size)
+                                    in enumerate(zip(tfrecord.record_offsets(video), video["sizes"]))]
+    frame_sizes = collections.defaultdict(collections.Counter)
+    for shard, expected in sorted(records.items()):
+        path = os.path.join(source, meta["shards"][shard])
+        needed = max(int(tfrecord.record_offsets(v)[-1]) + v["sizes"][-1] + tfrecord.RECORD_OVERHEAD_BYTES
+                     for v in meta["videos"] if v["shard"] == shard and v["sizes"])
+        if not os.path.isfile(path):
+            report.items["damaged"].append(f"{path}: missing")
+            continue
+        size = os.path.getsize(path)
+        if size < needed:
+            # The records past the end are lost; those before it are read (the reader never reaches the cut).
+            lost = [entry for entry in expected if entry[0] + entry[1] + tfrecord.RECORD_OVERHEAD_BYTES > size]
+            expected = [entry for entry in expected if entry not in lost]
+            report.items["damaged"].append(
+                f"{path}: truncated, {size} bytes where {tfrecord.TFRECORD_INDEX} needs {needed}" + (
+                    f": {len(lost)} frame(s) lost, from {meta['videos'][lost[0][2]]['name']} frame {lost[0][3]} on"
+                    if lost else ""))
+        elif size > needed:
+            report.notes.append(f"{path}: {size - needed} bytes after the records {tfrecord.TFRECORD_INDEX} lists")
+        for video, frame, image in _shard_images(path, expected, meta, report.items["damaged"]):
+            name = tfrecord.frame_name(source, meta, meta["videos"][video], frame)
+            try:
+                frame_size = _image_size(lambda: image, decode)
+            except Exception as e:
+                report.items["unreadable"].append(f"{name}: {type(e).__name__}: {e}")
+                continue
+            frame_sizes[video][frame_size] += 1
+            if frame_size != resolution:
+                report.items["odd_sized"].append(f"{name}: {frame_size[0]}x{frame_size[1]}, {tfrecord.TFRECORD_INDEX} "
+                                                 f"declares {resolution[0]}x{resolution[1]}")
+    for video, counts in sorted(frame_sizes.items()):
+        report.sizes[meta["videos"][video]["name"]] = counts.most_common(1)[0][0]
+
+
+def _shard_images(path, expected, meta, damage):
+    """Yields (video number, frame, image bytes) of the `expected` records of a shard that are intact and where
+    the index puts them; appends a line per damaged or misplaced record (or the first unreadable one) to `damage`.
+
+    The shard is read in order with TensorFlow's record reader, which verifies each record's length and data
+    checksums, so a truncated or corrupt record ends the reading of its shard (the records after it are counted
+    as not checked).
+    """
+    expected = {offset: entry for offset, *entry in sorted(expected)}
+    if not expected:
+        return
+    last, position, checked = max(expected), 0, set()
+
+    def where(offset):
+        _, video, frame = expected.get(offset) or expected[min((o for o in expected if o > offset), default=last)]
+        return f"{meta['videos'][video]['name']} frame {frame}"
+
+    try:
+        for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
+            start, position = position, position + len(record) + tfrecord.RECORD_OVERHEAD_BYTES
+            if start in expected:
+                checked.add(start)
+                size, video, frame = expected[start]
+                try:
+                    image = _record_image(record, size, video, frame)
+                except Exception as e:
+                    damage.append(f"{path}: record at byte {start} ({where(start)}): {type(e).__name__}: {e}")
+                else:
+                    yield video, frame, image
+            if position > last:
+                break
+    except tf.errors.OpError as e:
+        problem = "truncated" if "truncated" in e.message else "corrupt (checksum mismatch)"
+        damage.append(f"{path}: {problem} record at byte {position} ({where(position)}); "
+                      f"{len(expected) - len(checked)} frame(s) from there on not checked")
+        return
+    missing = sorted(set(expected) - checked)
+    if missing:
+        damage.append(f"{path}: {len(missing)} record(s) not where {tfrecord.TFRECORD_INDEX} puts them (the first: "
+                      f"{where(missing[0])}, at byte {missing[0]})")
+
+
+def _record_image(record, size, video, frame):
+    """The image bytes of a frame's record, which must be `size` bytes and name that video and frame."""
+    if len(record) != size:
+        raise ValueError(f"{len(record)} bytes, {tfrecord.TFRECORD_INDEX} says {size}")
+    features = tf.train.Example.FromString(record).features.feature
+    stored = features["video"].int64_list.value[0], features["frame"].int64_list.value[0]
+    if stored != (video, frame):
+        raise ValueError(f"the record is video {stored[0]} frame {stored[1]}")
+    return features["image"].bytes_list.value[0]
+
+
 def _summarize(source, kind, report, names, source_lengths, lengths, min_frames, chunk_frames, select, log):
     converted = any(v for v in select.values()) or chunk_frames
     too_short = [(n, length) for n, length in zip(names, lengths) if length < min_frames]
@@ -294,9 +407,13 @@ def _summarize(source, kind, report, names, source_lengths, lengths, min_frames,
     chunks = [min(chunk_frames, length - i) for length in lengths for i in range(0, length, chunk_frames)] \
         if chunk_frames > 0 else list(lengths)
     kinds = dict(demo="synthetic demo videos", video="one video file", videos="a directory of video files",
-                 frames="frame folders" + (" (zip)" if os.path.isfile(source) else ""))
+                 frames="frame folders" + (" (zip)" if os.path.isfile(source) else ""),
+                 tfrecord="TFRecord shards (index.json)")
     log(f"check {source}: {kinds.get(kind, 'unknown')}")
     log(f"  videos: {len(names)}, frames: {sum(source_lengths)}")
+    sizes = collections.Counter(report.sizes.values()).most_common()
+    if sizes:
+        log("  frame size: " + ", ".join(f"{w}x{h} ({n} video{'s' if n > 1 else ''})" for (w, h), n in sizes))
 
     def stats(values):
         return (min(values), float(np.median(values)), max(values)) if values else None
@@ -334,7 +451,7 @@ def _summarize(source, kind, report, names, source_lengths, lengths, min_frames,
     result = dict(source=source, kind=kind, videos=len(names), frames=sum(source_lengths), lengths=list(lengths),
                   source_lengths=list(source_lengths), chunks=chunks, histogram=_histogram(lengths),
                   stats=stats(lengths), problems=report.problems, notes=list(report.notes),
-                  min_frames=min_frames)
+                  min_frames=min_frames, sizes={f"{w}x{h}": n for (w, h), n in sizes})
     result.update(report.items)
     return result
 

@@ -39,8 +39,7 @@ def open_source(path, resolution=None, sampling=sampling_lib.SamplingConfig(), u
     if not os.path.exists(path):
         raise FileNotFoundError(f"dataset path {path!r} does not exist")
     if os.path.isdir(path):
-        is_tfrecord = os.path.isfile(os.path.join(path, tfrecord.TFRECORD_INDEX))
-        kind = tfrecord.TFRecordSource if is_tfrecord else sources.FolderSource
+        kind = tfrecord.TFRecordSource if tfrecord.is_tfrecord_dataset(path) else sources.FolderSource
         return kind(path, resolution, sampling, use_labels)
     if zipfile.is_zipfile(path):
         return sources.ZipSource(path, resolution, sampling, use_labels)

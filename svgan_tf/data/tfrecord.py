@@ -116,16 +116,38 @@ class ShardWriter:
             self._writer = None
 
 
+def is_tfrecord_dataset(path):
+    """Whether `path` is a TFRecord dataset directory (it holds an `index.json`)."""
+    return os.path.isdir(path) and os.path.isfile(os.path.join(path, TFRECORD_INDEX))
+
+
+def read_index(path):
+    """The `index.json` of the TFRecord dataset directory `path`; ValueError naming it if it is not one of ours."""
+    meta = bounded.read_json(os.path.join(path, TFRECORD_INDEX))
+    found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+    if found != TFRECORD_FORMAT:
+        raise ValueError(f"{path}/{TFRECORD_INDEX}: not an svgan TFRecord index (format {found!r}, expected "
+                         f"{TFRECORD_FORMAT!r})")
+    return meta
+
+
+def record_offsets(video):
+    """Byte offsets in its shard of the records of one `index.json` video entry (each record's framing included)."""
+    ends = np.cumsum(np.asarray(video["sizes"], np.int64) + RECORD_OVERHEAD_BYTES)
+    return video["offset"] + np.concatenate([[0], ends[:-1]]).astype(np.int64)
+
+
+def frame_name(path, meta, video, frame):
+    """How errors name a frame of the dataset at `path`: `<shard path>@<video>/<frame>`."""
+    return f"{path}/{meta['shards'][video['shard']]}@{video['name']}/{frame}"
+
+
 class TFRecordSource(sources.EncodedFrameSource):
     """TFRecord shards with a byte-offset index, as ShardWriter writes them (`python -m svgan_tf.dataset`)."""
 
     def __init__(self, path, resolution=None, sampling=sampling_lib.SamplingConfig(), use_labels=True):
         """Opens a directory holding `index.json` and its shards (see sources.FolderSource for the arguments)."""
-        meta = bounded.read_json(os.path.join(path, TFRECORD_INDEX))
-        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-        if found != TFRECORD_FORMAT:
-            raise ValueError(f"{path}/{TFRECORD_INDEX}: not an svgan TFRecord index (format {found!r}, expected "
-                             f"{TFRECORD_FORMAT!r})")
+        meta = read_index(path)
         videos = meta["videos"]
         lengths = np.array([len(v["sizes"]) for v in videos], np.int64)
         keep = sources.keep_long_videos(path, lengths, sampling)
@@ -139,13 +161,11 @@ class TFRecordSource(sources.EncodedFrameSource):
         names, shards, offsets, sizes, starts = [], [], [], [], []
         for video in kept:
             starts.append(len(names))
-            position = video["offset"]
-            for frame, size in enumerate(video["sizes"]):
-                names.append(f"{path}/{meta['shards'][video['shard']]}@{video['name']}/{frame}")
+            for frame, (offset, size) in enumerate(zip(record_offsets(video), video["sizes"])):
+                names.append(frame_name(path, meta, video, frame))
                 shards.append(video["shard"])
-                offsets.append(position + RECORD_HEADER_BYTES)
+                offsets.append(offset + RECORD_HEADER_BYTES)
                 sizes.append(size)
-                position += size + RECORD_OVERHEAD_BYTES
         super().__init__(index, names, np.array(starts, np.int64))
         self._shard_paths = [os.path.join(path, s) for s in meta["shards"]]
         self._shards = np.array(shards, np.int64)

@@ -154,20 +154,25 @@ def load_for_metrics(path, precision="float32"):
     return generation.at_precision(run_dir.load_generator(path, num_fp16_res=0), precision)
 
 
-def resolve_protocols(names, num_fake=None, num_real=None):
-    """Protocol objects for metric names, scaled if asked.
+def resolve_protocols(names, num_fake=None, num_real=None, real_vs_real=False):
+    """Protocol objects for metric names, scaled if asked: each count applies to every metric, or is refused.
 
     Args:
         names: metric names, keys of `svgan_tf.metrics.protocols.PROTOCOLS`.
         num_fake: generated clips or frames instead of the protocol's (None: the protocol's).
         num_real: maximum real items instead of the protocol's (None: the protocol's).
+        real_vs_real: the protocols are for a real-vs-real comparison (`evaluate(None, ...)`), which generates
+            nothing.
 
     Returns:
         A list of `Protocol`s, in the order of `names`.
 
     Raises:
-        ValueError: naming --metrics and an unknown metric, or --num_real for a metric without a real set.
+        ValueError: naming --metrics and an unknown metric, --num_real for a metric without a real set, or
+            --num_fake for real vs real.
     """
+    if real_vs_real and num_fake:
+        raise ValueError("--num_fake: --real_vs_real compares two halves of the dataset and generates nothing.")
     result = []
     for name in names:
         if name not in protocols.PROTOCOLS:
@@ -181,21 +186,26 @@ def resolve_protocols(names, num_fake=None, num_real=None):
 
 @dataclasses.dataclass
 class MetricResult:
-    """A metric's value over one or more seeded runs.
+    """A metric's value over one or more seeded runs, with the sample counts it was computed from.
 
     Args:
         value: the mean over runs.
         runs: the value of each run (seeds seed, seed + 1, ...).
-        num_real: real items each run used (0: none).
-        num_fake: generated items each run used.
+        protocol: the `Protocol` computed (its `num_real` is a maximum, its `num_fake` the generated count).
+        num_real: real items each run used (0: none; real vs real: both halves together): the real set of the
+            statistics, or the set KID's subsets are drawn from.
+        num_fake: generated items each run used (0: real vs real).
         mirrored_real: the real set held mirrored copies.
+        num_real_halves: real vs real only: the items of each half.
     """
 
     value: float
     runs: list
+    protocol: protocols.Protocol
     num_real: int
     num_fake: int
     mirrored_real: bool
+    num_real_halves: tuple | None = None
 
     @property
     def std(self):
@@ -206,8 +216,15 @@ class MetricResult:
         return float(self.value)
 
     def as_json(self):
-        return dict(value=self.value, std=self.std, runs=self.runs, num_real=self.num_real, num_fake=self.num_fake,
-                    mirrored_real=self.mirrored_real)
+        """The result as a JSON-able dict; `protocol` names its real-set limit `max_real` (None: all)."""
+        protocol = dataclasses.asdict(self.protocol)
+        protocol["max_real"] = protocol.pop("num_real")
+        counts = dict(num_real=self.num_real, num_fake=self.num_fake)
+        if self.num_real_halves is not None:  # real vs real: nothing generated
+            del protocol["num_fake"]
+            counts["num_real_halves"] = list(self.num_real_halves)
+        return dict(value=self.value, std=self.std, runs=self.runs, **counts, mirrored_real=self.mirrored_real,
+                    protocol=protocol)
 
 
 def evaluate(G, source, metric_protocols, seed=0, batch_size=16, cache_dir=DEFAULT_CACHE, detectors=None,
@@ -251,11 +268,11 @@ def evaluate(G, source, metric_protocols, seed=0, batch_size=16, cache_dir=DEFAU
                              "floor.")
         values = [_run(G, source, protocol, seed + r, batch_size, cache_dir, detectors, progress, mirror)
                   for r in range(runs)]
-        counts = _counts(G, source.index, protocol, mirror)
+        num_real, num_fake, halves = _counts(G, source.index, protocol, mirror)
         for key in values[0]:
             runs_values = [v[key] for v in values]
-            results[key] = MetricResult(float(np.mean(runs_values)), runs_values, *counts,
-                                        mirrored_real=protocols.mirrored(protocol, mirror) and counts[0] > 0)
+            results[key] = MetricResult(float(np.mean(runs_values)), runs_values, protocol, num_real, num_fake,
+                                        protocols.mirrored(protocol, mirror) and num_real > 0, halves)
     return results
 
 
@@ -264,11 +281,11 @@ def _halves(index):
 
 
 def _counts(G, index, protocol, mirror):
-    """(real, generated) items of one run; real vs real: the two halves."""
+    """(real items, generated items, real items per half or None) of one run."""
     if G is None:
-        first, second = (len(protocols.real_items(index, protocol, mirror, videos)) for videos in _halves(index))
-        return first, second
-    return len(protocols.real_items(index, protocol, mirror)), protocol.num_fake
+        halves = tuple(len(protocols.real_items(index, protocol, mirror, videos)) for videos in _halves(index))
+        return sum(halves), 0, halves
+    return len(protocols.real_items(index, protocol, mirror)), protocol.num_fake, None
 
 
 def _run(G, source, protocol, seed, batch_size, cache_dir, detectors, progress, mirror):

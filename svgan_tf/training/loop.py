@@ -332,14 +332,19 @@ def changed_flags(cfg, checkpoint):
             if field.name != "resume" and getattr(before, field.name) != getattr(cfg, field.name)]
 
 
-def _restore(cfg, training, checkpoint, changes):
-    """Reads `checkpoint` into `training`; the optimisers keep the learning rate of `cfg`, not the checkpoint's.
+def _restore(cfg, training, state, checkpoint, changes):
+    """Restores `checkpoint` into `state`, the checkpoint of `training` that the run saves with; the optimisers
+    keep the learning rate of `cfg`, not the checkpoint's.
+
+    `restore` (not `read`) on the saving checkpoint itself: a checkpoint written by `CheckpointManager.save` also
+    holds its save counter, which only that object has; reading it into another leaves the counter unrestored
+    and TensorFlow warns about it when that object is deleted.
 
     Raises:
         ValueError: the checkpoint does not fit the networks of `cfg`, naming the flags that changed.
     """
     try:
-        training.checkpoint().read(checkpoint).assert_existing_objects_matched()
+        state.restore(checkpoint).assert_existing_objects_matched()
     except (ValueError, AssertionError, tf.errors.OpError) as error:
         changed = ", ".join(f"{flag}={now} (the run has {before})" for flag, before, now in changes)
         reason = f"these flags changed: {changed}" if changed else str(error).splitlines()[0]
@@ -503,11 +508,15 @@ def _train(cfg, strategy, source, sampling, chief, writer, stop, scratch, max_st
     manager = tf.train.CheckpointManager(training.checkpoint(), ckpt_dir, max_to_keep=cfg.keep_checkpoints)
     changes = changed_flags(cfg, checkpoint) if checkpoint else []
     if checkpoint:
-        _restore(cfg, training, checkpoint, changes)
+        _restore(cfg, training, manager.checkpoint, checkpoint, changes)
     if chief:
         run_dir.write_config(cfg.outdir, cfg)  # after the restore: a resume that does not fit leaves the run as it was
     start_step = int(training.step.numpy())
-    logging.info("%s at step %d.", f"Resumed from {checkpoint}" if checkpoint else "Starting", start_step)
+    if checkpoint:
+        logging.info("Resumed %s: step %d, %s kimg.", checkpoint, start_step,
+                     f"{start_step * cfg.batch * cfg.num_frames / 1000:g}")
+    else:
+        logging.info("Starting at step 0.")
     for flag, before, now in changes:
         logging.warning("%s=%s applies from step %d on (the run had %s until then).", flag, now, start_step, before)
 
@@ -634,7 +643,7 @@ def _end_tick(cfg, training, tick, step, total_steps, frames_per_step, run_start
     eta = (total_steps - step) * frames_per_step / 1000 * sec_per_kimg
     p = float(training.ada_p.numpy())
     r1 = f"{means['Loss/r1_penalty']:.4f}" if "Loss/r1_penalty" in means else "-"
-    print(f"kimg {kimg:9.1f}/{total_steps * frames_per_step / 1000:.0f}  step {step:7d}  "
+    print(f"kimg {summaries.format_kimg(kimg, total_steps * frames_per_step / 1000)}  step {step:7d}  "
           f"s/kimg {sec_per_kimg:7.2f}  clips/s {clips_per_s:6.1f}  ETA {summaries.format_duration(eta):>9}  "
           f"G {means['Loss/G/loss']:.3f}  D {means['Loss/D/loss']:.3f}  R1 {r1}  p {p:.3f}  "
           f"elapsed {summaries.format_duration(time.time() - run_start)}", flush=True)

@@ -25,6 +25,7 @@ import json
 import os
 
 import tensorflow as tf
+from absl import logging as absl_logging
 
 from svgan_tf import atomic
 from svgan_tf.interop import bounded, reference
@@ -36,6 +37,15 @@ from svgan_tf.training.config import TrainConfig
 CHECKPOINT_KEYS = ("G", "D", "G_ema", "G_opt", "D_opt", "step", "ada_p", "ada_stats")
 # How tf.train.Checkpoint names a variable's value in a checkpoint file: read without building the networks.
 _STEP_VALUE = "step/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def _quiet_checkpoint_timing(record):
+    """Drops the INFO line TensorFlow logs at every checkpoint save ("Sharding callback duration: N microseconds"):
+    a timing of its own internals that tells a user nothing, printed beside every snapshot of a run."""
+    return not record.getMessage().startswith("Sharding callback duration")
+
+
+absl_logging.get_absl_logger().addFilter(_quiet_checkpoint_timing)  # TensorFlow's checkpointing logs through absl
 
 
 def _kimg_tag(kimg):

@@ -27,6 +27,14 @@ def write_gif_summary(tag, gif, height, width, step):
     tf.summary.write(tag, tensor, step=step, metadata=metadata)
 
 
+def format_kimg(kimg, total):
+    """`kimg/total` for progress lines: the total with the decimals it needs (kimg counts whole frames, so at most
+    3: `2.4`, `0.144`, `64`), `kimg` right-aligned with as many (at least 1)."""
+    total_text = f"{total:.3f}".rstrip("0").rstrip(".")
+    decimals = max(1, len(total_text.partition(".")[2]))
+    return f"{kimg:9.{decimals}f}/{total_text}"
+
+
 def format_duration(seconds):
     seconds = int(max(seconds, 0))
     days, seconds = divmod(seconds, 86400)
