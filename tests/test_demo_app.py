@@ -203,8 +203,8 @@ def test_a_missing_checkpoint_is_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "svgan_tf.demo", f"--checkpoint={tmp_path / 'missing'}"],
                             cwd=REPO, env=user_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr == f"svgan_tf.demo: error: --checkpoint: {tmp_path / 'missing'}: no such run, checkpoint " \
-                            "or .npz.\n"
+    assert result.stderr == f"svgan_tf.demo: error: --checkpoint: {tmp_path / 'missing'}: no such run, checkpoint, " \
+                            ".npz or SavedModel.\n"
 
 
 def test_an_exported_savedmodel_shows_tf_servings_frames(generator, tmp_path):
