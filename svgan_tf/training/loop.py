@@ -318,7 +318,8 @@ def _resume_checkpoint(cfg):
 
 
 def changed_flags(cfg, checkpoint):
-    """The flags of `cfg` whose values differ from those of the run that wrote `checkpoint`.
+    """The flags of `cfg` whose values differ from those of the run that wrote `checkpoint` (but --resume and
+    --outdir, which say where the run continues).
 
     Returns:
         [(flag, value in that run, value now)], empty when the checkpoint has no run config beside it.
@@ -329,7 +330,7 @@ def changed_flags(cfg, checkpoint):
     before = run_dir.read_config(run)
     return [(f"--{field.name}", getattr(before, field.name), getattr(cfg, field.name))
             for field in dataclasses.fields(cfg)
-            if field.name != "resume" and getattr(before, field.name) != getattr(cfg, field.name)]
+            if field.name not in ("resume", "outdir") and getattr(before, field.name) != getattr(cfg, field.name)]
 
 
 def _unused_checkpoint_values_left_unsaid(record):
