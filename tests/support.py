@@ -9,6 +9,7 @@
   package is absent, or fails under CI=true.
 """
 
+import concurrent.futures
 import dataclasses
 import fractions
 import importlib.util
@@ -57,6 +58,13 @@ def run_program(module, *args, timeout=300, cwd=REPO):
     env = {**user_env(), "PYTHONPATH": str(REPO)}
     return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=timeout)
+
+
+def run_programs(module, commands, workers=4):
+    """`run_program(module, *args)` for each `args` of `commands`, a few at a time (each spends most of its time
+    importing TensorFlow); the completed processes in the order of `commands`."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda args: run_program(module, *args), commands))
 
 
 def write_npz_generator(G, directory):

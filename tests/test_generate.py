@@ -1,7 +1,6 @@
 """python -m svgan_tf.generate: its videos are the library's, its flags are planned and checked before the
 generator loads, and every user error is one line with exit status 2."""
 
-import concurrent.futures
 import os
 import re
 
@@ -11,7 +10,7 @@ from PIL import Image
 
 from svgan_tf.data.video import read_mp4
 from svgan_tf.generation import VideoRenderer
-from tests.support import run_program, tiny_generator, write_npz_generator
+from tests.support import run_program, run_programs, tiny_generator, write_npz_generator
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +25,6 @@ def checkpoint(G, tmp_path):
 
 def _cli(*args):
     return run_program("svgan_tf.generate", *args)
-
-
-def _cli_all(commands):
-    """Runs several commands a few at a time: each spends most of its time importing TensorFlow."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
-        return list(pool.map(lambda args: _cli(*args), commands))
 
 
 def _frames(directory, count):
@@ -85,7 +78,7 @@ def test_plan_and_user_errors(checkpoint, tmp_path):
         ([f"--checkpoint={checkpoint}", f"--out={out}", "--format=avi"], "--format.*avi"),
         ([f"--checkpoint={checkpoint}", f"--out={out}", "--seed=3"], "Unknown command line flag 'seed'"),
     ]
-    for (args, message), result in zip(cases, _cli_all([args for args, _ in cases])):
+    for (args, message), result in zip(cases, run_programs("svgan_tf.generate", [args for args, _ in cases])):
         assert result.returncode == 2, (args, result.stderr)
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert re.search(message, result.stderr), (args, result.stderr)

@@ -4,6 +4,7 @@ import dataclasses
 import glob
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from svgan_tf.interop import reference
 from svgan_tf.metrics import evaluation
 from svgan_tf.networks.generator import Generator
 from svgan_tf.training import loop
-from tests.support import REPO, TINY_TRAIN, local_worker_configs
+from tests.support import REPO, STUB_DETECTORS, TINY_TRAIN, local_worker_configs
 
 
 def _values(model):
@@ -48,35 +49,51 @@ def test_mirrored_steps_train_both_networks_and_the_ema(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-def test_resume_continues_exactly(tmp_path):
-    whole = loop.train(dataclasses.replace(TINY_TRAIN, outdir=str(tmp_path / "whole")))
-    first = dataclasses.replace(TINY_TRAIN, outdir=str(tmp_path / "split"))
-    loop.train(first, max_steps=2)
+@pytest.fixture(scope="module")
+def resumed_runs(tmp_path_factory):
+    """3 steps whole (with metrics every step), and 1 step + 2 resumed: three traced trainings that several tests
+    read. The resumed part holds a lazy R1 step and an ADA update (intervals of 2)."""
+    root = tmp_path_factory.mktemp("resumed_runs")
+    cfg = dataclasses.replace(TINY_TRAIN, kimg=0.012 * 3, lr=0.002)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(evaluation, "default_detectors", lambda: STUB_DETECTORS)  # the metric plumbing, not I3D
+        whole = loop.train(dataclasses.replace(cfg, outdir=str(root / "whole"), metrics=("fvd2048_16f",),
+                                               metrics_every_kimg=0.012, metrics_num_fake=8))
+    first = dataclasses.replace(cfg, outdir=str(root / "split"))
+    loop.train(first, max_steps=1)
+    config = (root / "split" / "config.json").read_text()
+    with pytest.raises(ValueError) as refused:  # asserted by test_flags_changed_on_resume_apply_or_are_refused_by_name
+        loop.train(dataclasses.replace(first, resume="latest", w_dim=32, kimg=0.048))
+    unchanged = (root / "split" / "config.json").read_text() == config
     resumed = loop.train(dataclasses.replace(first, resume="latest"))
-    assert int(resumed.step.numpy()) == int(whole.step.numpy()) == 6
+    return dict(whole=whole, resumed=resumed, first=first, root=root, refused=str(refused.value), unchanged=unchanged)
+
+
+def test_resume_continues_exactly(resumed_runs):
+    whole, resumed = resumed_runs["whole"], resumed_runs["resumed"]
+    # Also shows that metrics during training (only in the whole run) leave the training itself as it was.
+    assert int(resumed.step.numpy()) == int(whole.step.numpy()) == 3
     for name in ("G", "D", "G_ema"):
         for a, b in zip(_values(getattr(whole, name)), _values(getattr(resumed, name))):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=name)
     np.testing.assert_allclose(whole.ada_p.numpy(), resumed.ada_p.numpy(), atol=1e-7)
 
 
-def test_flags_changed_on_resume_apply_or_are_refused_by_name(tmp_path, caplog):
-    first = dataclasses.replace(TINY_TRAIN, outdir=str(tmp_path), kimg=0.012, lr=0.002)
-    loop.train(first)
-    config = (tmp_path / "config.json").read_text()
-    with pytest.raises(ValueError, match=r"^--resume=latest: checkpoint .*ckpt-1 does not fit the networks of this "
-                                         r"configuration; these flags changed: --w_dim=32 \(the run has 16\), "):
-        loop.train(dataclasses.replace(first, resume="latest", w_dim=32, kimg=0.024))
-    assert (tmp_path / "config.json").read_text() == config  # a resume that does not fit leaves the run as it was
+def test_flags_changed_on_resume_apply_or_are_refused_by_name(resumed_runs, caplog):
+    assert re.match(r"--resume=latest: checkpoint .*ckpt-1 does not fit the networks of this configuration; these "
+                    r"flags changed: --w_dim=32 \(the run has 16\), ", resumed_runs["refused"]), resumed_runs["refused"]
+    assert resumed_runs["unchanged"]  # a resume that does not fit leaves the run as it was
 
+    # The split run, at step 3 after the fixture's resume, resumed once more with a new rate.
+    split = resumed_runs["root"] / "split"
     with caplog.at_level("WARNING"):
-        resumed = loop.train(dataclasses.replace(first, resume="latest", lr=0.001, kimg=0.024))
-    assert int(resumed.step.numpy()) == 2
+        resumed = loop.train(dataclasses.replace(resumed_runs["first"], resume="latest", lr=0.001, kimg=0.048))
+    assert int(resumed.step.numpy()) == 4
     # Applied: the optimisers' rate (G's and D's lazy-regularisation corrections of 0.001), logged and recorded.
     assert float(resumed.G_opt.learning_rate.numpy()) == pytest.approx(0.001 * 4 / 5)
     assert float(resumed.D_opt.learning_rate.numpy()) == pytest.approx(0.001 * 2 / 3)
-    assert "--lr=0.001 applies from step 1 on (the run had 0.002 until then)." in caplog.messages
-    assert json.loads((tmp_path / "config.json").read_text())["lr"] == 0.001
+    assert "--lr=0.001 applies from step 3 on (the run had 0.002 until then)." in caplog.messages
+    assert json.loads((split / "config.json").read_text())["lr"] == 0.001
 
 
 def test_sigkill_then_resume_latest(tmp_path):
@@ -143,14 +160,10 @@ def test_two_workers_train_in_sync(tmp_path):
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-3")
 
 
-def test_metrics_during_training(tmp_path, monkeypatch):
-    from tests.support import STUB_DETECTORS as STUB
-    monkeypatch.setattr(evaluation, "default_detectors", lambda: STUB)  # the metric plumbing, not I3D, is tested here
-    cfg = dataclasses.replace(TINY_TRAIN, outdir=str(tmp_path), kimg=0.012 * 2, metrics=("fvd2048_16f",),
-                              metrics_every_kimg=0.012, metrics_num_fake=8)
-    loop.train(cfg)
-    lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert [(line["metric"], line["step"]) for line in lines] == [("fvd2048_16f", 1), ("fvd2048_16f", 2)]
+def test_metrics_during_training(resumed_runs):
+    whole = resumed_runs["root"] / "whole"
+    lines = [json.loads(line) for line in (whole / "metrics.jsonl").read_text().splitlines()]
+    assert [(line["metric"], line["step"]) for line in lines] == [("fvd2048_16f", step) for step in (1, 2, 3)]
     assert all(line["value"] > 0 and line["scaled_down"] for line in lines)
-    assert all(line["mirror"] == cfg.mirror and not line["mirrored_real"] for line in lines)  # FVD is never mirrored
-    assert os.listdir(tmp_path / "metric-cache")  # real statistics computed once, then reused
+    assert all(line["mirror"] == TINY_TRAIN.mirror and not line["mirrored_real"] for line in lines)  # never mirrored
+    assert os.listdir(whole / "metric-cache")  # real statistics computed once, then reused
