@@ -5,29 +5,28 @@ import subprocess
 import sys
 
 from svgan_tf.interop import reference
-from tests.support import run_programs, tiny_generator
+from tests.support import tiny_generator
 
 
 def test_evaluate_cli(tmp_path):
     G = tiny_generator()
     reference.save_reference_npz(G, tmp_path / "g.npz")
     (tmp_path / "g.json").write_text(json.dumps(G.get_config()))
-    flags = [f"--checkpoint={tmp_path / 'g.npz'}", "--data=demo",
-             "--metrics=fvd2048_16f", "--num_fake=4", "--num_real=4", "--cache_dir=", f"--out={tmp_path / 'm.jsonl'}"]
-    errors = (("--metrics=fvd16", "unknown metric 'fvd16'"), ("--runs=0", "--runs"),
-              ("--check_i3d", "--check_i3d needs --i3d=PATH"),
-              ("--metrics=isv2048_ucf", "isv2048_ucf needs the reference's C3D file: --c3d=PATH"),
-              ("--metrics=is50k", "no `output` classifier layer, which is50k needs: pass --inception"))
-    # One evaluation and the user errors, side by side: each process spends most of its time importing TensorFlow.
-    commands = [flags + ["--runs=2", "--floor", "--mirror", "--precision=bfloat16"]]
-    result, *bad_runs = run_programs("svgan_tf.evaluate", commands + [flags[:2] + [flag] for flag, _ in errors])
+    command = [sys.executable, "-m", "svgan_tf.evaluate", f"--checkpoint={tmp_path / 'g.npz'}", "--data=demo",
+               "--metrics=fvd2048_16f", "--num_fake=4", "--num_real=4", "--cache_dir=", f"--out={tmp_path / 'm.jsonl'}"]
+    result = subprocess.run(command + ["--runs=2", "--floor", "--mirror", "--precision=bfloat16"], capture_output=True,
+                            text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     line = json.loads((tmp_path / "m.jsonl").read_text())
     assert line["metric"] == "fvd2048_16f" and line["value"] > 0 and line["scaled_down"]
     assert line["precision"] == "bfloat16"
     assert len(line["runs"]) == 2 and line["std"] > 0 and line["floor"]["value"] > 0
     assert line["mirror"] and not line["mirrored_real"] and (line["num_real"], line["num_fake"]) == (4, 4)
-    for (flag, message), bad in zip(errors, bad_runs):
+    for flag, message in (("--metrics=fvd16", "unknown metric 'fvd16'"), ("--runs=0", "--runs"),
+                          ("--check_i3d", "--check_i3d needs --i3d=PATH"),
+                          ("--metrics=isv2048_ucf", "isv2048_ucf needs the reference's C3D file: --c3d=PATH"),
+                          ("--metrics=is50k", "no `output` classifier layer, which is50k needs: pass --inception")):
+        bad = subprocess.run(command[:5] + [flag], capture_output=True, text=True)
         assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
 
 
