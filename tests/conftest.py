@@ -20,15 +20,14 @@ def pytest_configure(config):
                                                [tf.config.LogicalDeviceConfiguration()] * 2)
 
 
-_MISSING = []
+_ABSENT = "REFERENCE FIXTURE ABSENT: "
 
 
 def _fixture(path, what):
     """`path` if it exists; else a failure under CI=true, or a skip reported loudly at the end of the run."""
     if path.exists():
         return path
-    _MISSING.append(str(path))
-    support.absent(f"REFERENCE FIXTURE ABSENT: {path} not found; {what} NOT checked")
+    support.absent(f"{_ABSENT}{path} not found; {what} NOT checked")
 
 
 @pytest.fixture
@@ -50,8 +49,12 @@ def reference_pickle():
 
 
 def pytest_terminal_summary(terminalreporter):
-    if _MISSING:
+    # From the reports, not from this process's state: with pytest-xdist the tests run in worker processes.
+    missing = [str(report.longrepr).split(_ABSENT, 1)[1].split(" not found")[0]
+               for reports in terminalreporter.stats.values() for report in reports
+               if _ABSENT in str(getattr(report, "longrepr", "") or "")]
+    if missing:
         terminalreporter.write_sep("!", "REFERENCE PARITY NOT CHECKED", red=True, bold=True)
-        terminalreporter.write_line(f"../shared is absent ({_MISSING[0]}): the tests that compare with the reference "
+        terminalreporter.write_line(f"../shared is absent ({missing[0]}): the tests that compare with the reference "
                                     "PyTorch implementation were skipped. Put the shared/ folder beside the "
                                     "repository.")
