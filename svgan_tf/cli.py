@@ -9,7 +9,8 @@
 * A user error (a bad flag value, a missing or foreign file, a shape that does not fit) is one line on
   stderr, `<program>: error: <what>`, naming the flag or file, and exit status 2: `run` turns `UserError`,
   `ValueError` and `OSError` (and absl's flag errors) into that. `SVGAN_TF_VERBOSE=1` shows the traceback
-  instead. Ctrl-C exits with 130.
+  instead. Ctrl-C exits with 130; a reader of the output that leaves early (`| head`) ends the program
+  quietly, with SIGPIPE's status 141.
 * TensorFlow's C++ start-up lines are silenced (`import_tensorflow_quietly`, called by the package).
 """
 
@@ -17,6 +18,7 @@ import contextlib
 import math
 import os
 import runpy
+import signal
 import sys
 import tempfile
 import zipfile
@@ -104,10 +106,17 @@ def run(main):
         if len(argv) > 1:
             fail(f"unexpected arguments {' '.join(argv[1:])!r} (every option is a --flag).")
         try:
-            return main(argv)
+            status = main(argv)
+            sys.stdout.flush()  # output still buffered meets a reader that left (`| head`) here, inside the guard
+            return status
         except KeyboardInterrupt:
             print(f"\n{program_name()}: interrupted.", file=sys.stderr)
             sys.exit(130)
+        except BrokenPipeError:
+            # The reader of the output left (`| head`): stop quietly, with the status of a program SIGPIPE ends;
+            # what is still buffered goes nowhere instead of failing again at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(128 + signal.SIGPIPE)
         except (UserError, ValueError, OSError) as error:
             if os.environ.get("SVGAN_TF_VERBOSE"):
                 raise

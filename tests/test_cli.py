@@ -122,3 +122,13 @@ def test_tensorflow_start_up_lines_are_silenced_unless_asked_for():
     verbose = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
                              env={**env, "SVGAN_TF_VERBOSE": "1"})
     assert verbose.returncode == 0 and verbose.stdout == "3.0\n" and verbose.stderr != ""
+
+
+def test_a_reader_that_leaves_ends_the_program_quietly():
+    """`svgan-... | head`: no "Broken pipe" error line, and the status a program ended by SIGPIPE has."""
+    program = ("import sys; from svgan_tf import cli; sys.argv = ['lines']; "
+               "cli.run(lambda argv: [print(i) for i in range(10**6)] and None)")
+    with subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout.readline() == b"0\n"
+        process.stdout.close()
+        assert process.wait(60) == 141 and process.stderr.read() == b""
