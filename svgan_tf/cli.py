@@ -132,11 +132,18 @@ _ABSL_MODULES = ("absl.app", "absl.flags", "absl.logging")
 
 
 def _hide_foreign_flags():
-    """Leaves the flags of other packages' modules out of the help (they stay defined: code may read them)."""
+    """Leaves the flags of other packages' modules out of the help (they stay defined: code may read them), and
+    heads the program's own with its name."""
     by_module = flags.FLAGS.flags_by_module_dict()  # absl's own registry, which its help renders
     for module in list(by_module):
         if not (module == sys.argv[0] or module.partition(".")[0] == "svgan_tf" or module in _ABSL_MODULES):
             del by_module[module]
+    # absl heads the program's own flags with sys.argv[0], a file path under `python -m`: the program's name.
+    name = program_name()
+    for registry in (by_module, flags.FLAGS.key_flags_by_module_dict()):
+        if sys.argv[0] in registry:
+            registry[name] = registry.pop(sys.argv[0])
+    sys.argv[0] = name
 
 
 def asks_for_help(argv):
