@@ -312,8 +312,11 @@ def video_requests(info, seed, times, frames_per_request, class_idx=None, w=None
         raise ServeClientError(f"frames_per_request must be >= 1, got {frames_per_request}.")
     times = np.asarray(times, np.float32)
     c = _conditioning(info, class_idx)
-    z, motion_z = draw_inputs(seed, info.z_dim, info.motion_z_dim,
-                              tokens.prefix_length(times.max(), info.motion_z_distance, info.window_length))
+    if w is None:
+        z, motion_z = draw_inputs(seed, info.z_dim, info.motion_z_dim,
+                                  tokens.prefix_length(times.max(), info.motion_z_distance, info.window_length))
+    else:  # the content is given: only the windows of the seed's motion are drawn, as the frames reach them
+        stream = latents.MotionTokenStream(seed, info.motion_z_dim)
     for start in range(0, len(times), frames_per_request):
         t = times[start:start + frames_per_request]
         if w is None:
@@ -322,7 +325,7 @@ def video_requests(info, seed, times, frames_per_request, class_idx=None, w=None
         else:
             starts = tokens.window_start(t, info.motion_z_distance)
             inputs = {"w": np.repeat(w, len(t), 0), "t": t,
-                      "window": np.stack([motion_z[0, i:i + info.window_length] for i in starts])}
+                      "window": np.stack([stream.window(i, info.window_length) for i in starts])}
         if c is not None:
             inputs["c"] = np.repeat(c, 1 if w is None else len(t), 0)
         yield inputs
