@@ -15,6 +15,7 @@
 """
 
 import contextlib
+import dataclasses
 import math
 import os
 import runpy
@@ -65,6 +66,29 @@ def import_tensorflow_quietly():
             sys.stderr.write(captured.read().decode(errors="replace"))
             if not (isinstance(error, ImportError) and error.name == "tensorflow"):  # absent: nothing to quiet
                 raise
+
+
+@dataclasses.dataclass(frozen=True)
+class _LeftOut:
+    """A logging filter dropping the records whose message contains one of `fragments` (equal filters are one:
+    `addFilter` adds a second equal one as nothing)."""
+
+    fragments: tuple
+
+    def filter(self, record):
+        message = record.getMessage()
+        return not any(fragment in message for fragment in self.fragments)
+
+
+def leave_out_log_lines(logger, *fragments):
+    """Drops the lines of `logger` that contain one of `fragments`: notices of TensorFlow's that tell a user of
+    these programs nothing (each caller says why).
+
+    Args:
+        logger: a `logging.Logger`: TensorFlow's (`tf.get_logger()`), or absl's for what TensorFlow logs through it.
+        *fragments: text that marks a line to drop.
+    """
+    logger.addFilter(_LeftOut(fragments))
 
 
 @contextlib.contextmanager

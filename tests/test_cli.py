@@ -1,6 +1,7 @@
 """The command-line conventions (svgan_tf/cli.py): console scripts run the `python -m` programs; quiet start-up."""
 
 import json
+import logging
 import os
 import re
 import subprocess
@@ -132,3 +133,13 @@ def test_a_reader_that_leaves_ends_the_program_quietly():
         assert process.stdout.readline() == b"0\n"
         process.stdout.close()
         assert process.wait(60) == 141 and process.stderr.read() == b""
+
+
+def test_log_lines_left_out_are_only_those_named_and_once():
+    logger = logging.getLogger("svgan_tf.test_cli")
+    cli.leave_out_log_lines(logger, "noise one", "noise two")
+    cli.leave_out_log_lines(logger, "noise one", "noise two")
+    assert len(logger.filters) == 1
+    records = [logging.LogRecord(logger.name, logging.WARNING, __file__, 1, message, None, None)
+               for message in ("a noise one line", "noise two", "a real warning")]
+    assert [record.getMessage() for record in records if logger.filter(record)] == ["a real warning"]

@@ -23,7 +23,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from svgan_tf import atomic, generation
+from svgan_tf import atomic, cli, generation
 from svgan_tf.export.savedmodel import SavedModelGenerator
 from svgan_tf.metrics import protocols, scores
 from svgan_tf.metrics.frechet import frechet_distance
@@ -90,13 +90,9 @@ def _shards(strategy, arrays):
     return strategy.experimental_distribute_values_from_function(shard)
 
 
-def _quiet_eager_run(record):
-    """Drops TensorFlow's per-call notice that an eager `strategy.run` has overhead: here each replica's share is
-    a whole detector or generator call (Python, NumPy and compiled functions), which cannot run inside one graph."""
-    return "MirroredStrategy eagerly" not in record.getMessage()
-
-
-tf.get_logger().addFilter(_quiet_eager_run)
+# TensorFlow's notice at every eager `strategy.run` that it has overhead: here each replica's share is a whole
+# detector or generator call (Python, NumPy and compiled functions), which cannot run inside one graph.
+cli.leave_out_log_lines(tf.get_logger(), "MirroredStrategy eagerly")
 
 
 def _replicate(fn, strategy, *arrays):

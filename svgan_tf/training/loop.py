@@ -333,12 +333,6 @@ def changed_flags(cfg, checkpoint):
             if field.name not in ("resume", "outdir") and getattr(before, field.name) != getattr(cfg, field.name)]
 
 
-def _unused_checkpoint_values_left_unsaid(record):
-    message = record.getMessage()
-    return not ("could not be found in the restored object" in message
-                or "being deleted with unrestored values" in message)
-
-
 def _restore(cfg, training, state, checkpoint, changes):
     """Restores `checkpoint` into `state`, the checkpoint of `training` that the run saves with; the optimisers
     keep the learning rate of `cfg`, not the checkpoint's.
@@ -355,7 +349,8 @@ def _restore(cfg, training, state, checkpoint, changes):
     except (ValueError, AssertionError, tf.errors.OpError) as error:
         # The refusal below says why; TensorFlow would also warn once per value of the checkpoint that the failed
         # restore left unused (when those objects are deleted, after this line), burying it.
-        tf.get_logger().addFilter(_unused_checkpoint_values_left_unsaid)
+        cli.leave_out_log_lines(tf.get_logger(), "could not be found in the restored object",
+                                "being deleted with unrestored values")
         changed = ", ".join(f"{flag}={now} (the run has {before})" for flag, before, now in changes)
         reason = f"these flags changed: {changed}" if changed else str(error).splitlines()[0]
         raise ValueError(f"--resume={cfg.resume}: checkpoint {checkpoint} does not fit the networks of this "

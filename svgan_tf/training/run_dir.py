@@ -27,7 +27,7 @@ import os
 import tensorflow as tf
 from absl import logging as absl_logging
 
-from svgan_tf import atomic
+from svgan_tf import atomic, cli
 from svgan_tf.interop import bounded, reference
 from svgan_tf.networks.generator import Generator
 from svgan_tf.training.config import TrainConfig
@@ -39,13 +39,9 @@ CHECKPOINT_KEYS = ("G", "D", "G_ema", "G_opt", "D_opt", "step", "ada_p", "ada_st
 _STEP_VALUE = "step/.ATTRIBUTES/VARIABLE_VALUE"
 
 
-def _quiet_checkpoint_timing(record):
-    """Drops the INFO line TensorFlow logs at every checkpoint save ("Sharding callback duration: N microseconds"):
-    a timing of its own internals that tells a user nothing, printed beside every snapshot of a run."""
-    return not record.getMessage().startswith("Sharding callback duration")
-
-
-absl_logging.get_absl_logger().addFilter(_quiet_checkpoint_timing)  # TensorFlow's checkpointing logs through absl
+# TensorFlow's checkpointing logs, through absl, "Sharding callback duration: N microseconds" at every save: a
+# timing of its own internals that tells a user nothing, printed beside every snapshot of a run.
+cli.leave_out_log_lines(absl_logging.get_absl_logger(), "Sharding callback duration")
 
 
 def _kimg_tag(kimg):
