@@ -238,9 +238,11 @@ def build_app(G, max_time=1024.0, title="svgan-tf"):
                 image = gr.Image(frame(G, 0, 0, 0.0, start_psi, _class(G, "0")), format="png", type="numpy",
                                  label="frame at t", interactive=False, height=FRAME_HEIGHT, elem_id="frame")
             inputs = [content, motion, t, psi, label]
-            for control in inputs:
-                control.change(guarded(show_frame), inputs, [image, status], trigger_mode="always_last",
-                               show_progress="hidden", preprocess=False)
+            # One listener for all the controls: its calls run one at a time, in order, and the page sends only
+            # the newest pending one, so an older frame never replaces a newer (one listener per control would
+            # run concurrently and could answer out of order).
+            gr.on([control.change for control in inputs], guarded(show_frame), inputs, [image, status],
+                  trigger_mode="always_last", show_progress="hidden", preprocess=False)
         with gr.Tab("content x motion grid"):
             with gr.Row():
                 contents = gr.Textbox("0-3", label="content seeds (columns), e.g. 0-3,7", elem_id="contents")
@@ -251,9 +253,9 @@ def build_app(G, max_time=1024.0, title="svgan-tf"):
             grid_image = gr.Image(format="png", type="numpy", label="grid at t", interactive=False,
                                   height=2 * FRAME_HEIGHT, elem_id="grid")
             grid_inputs = [contents, motions, grid_t, psi, label]
-            for control in grid_inputs:
-                control.change(guarded(show_grid), grid_inputs, [grid_image, grid_status],
-                               trigger_mode="always_last", show_progress="hidden", preprocess=False)
+            # The same for the grid, whose first rendering (on page load) is one of that listener's calls too.
+            gr.on(None, guarded(show_grid), grid_inputs, [grid_image, grid_status], trigger_mode="always_last",
+                  show_progress="hidden", preprocess=False)
         with gr.Accordion("clip", open=True):
             with gr.Row():
                 seconds = gr.Number(2.0, label="seconds", elem_id="seconds")
@@ -270,7 +272,6 @@ def build_app(G, max_time=1024.0, title="svgan-tf"):
             grid_clip.click(guarded(lambda *a: show_clip(*a, grid=True)),
                             [contents, motions, grid_t, seconds, speed, psi, label], [clip, clip_status],
                             preprocess=False)
-        app.load(guarded(show_grid), grid_inputs, [grid_image, grid_status], preprocess=False)
     return app
 
 

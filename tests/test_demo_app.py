@@ -13,9 +13,12 @@ under Bazel, else `test-artefacts/` in the repository (git-ignored); the test pr
 import json
 import os
 import pathlib
+import re
 import statistics
 import subprocess
 import sys
+import threading
+import time
 import urllib.request
 
 import numpy as np
@@ -123,6 +126,7 @@ def test_page_shows_the_library_frames_in_a_browser(generator, tmp_path, monkeyp
 
         # The grid tab: cell (i, j) is content j under motion i.
         page.tab("grid")
+        page.wait_status(r"4 contents, t = 0\.0,", elem="grid_status")  # rendered on page load
         page.type("#grid_time_text textarea", "7.5")
         page.wait_status(r"t = 7\.5,", elem="grid_status")
         grid = page.image("grid")
@@ -172,6 +176,38 @@ def test_page_shows_the_library_frames_in_a_browser(generator, tmp_path, monkeyp
         (_artefacts() / "demo_latency.json").write_text(json.dumps(report, indent=1))
         print(f"\nslider move -> new frame: median {statistics.median(latencies[1:]):.0f} ms after the first "
               f"({', '.join(f'{x:.0f}' for x in latencies)} ms)")
+    finally:
+        if browser is not None:
+            browser.close()
+        app.close()
+
+
+def test_an_older_frame_never_replaces_a_newer_one(generator, tmp_path, monkeypatch):
+    """Two edits in a row whose first takes longest: the page ends on the second's frame, as a user expects."""
+    executable = _chromium()
+    finished, render = threading.Event(), demo.frame
+
+    def slow_for_the_first_edit(G, content, motion, *args):
+        if (content, motion) == (5, 0):
+            time.sleep(3.0)
+            image = render(G, content, motion, *args)
+            finished.set()
+            return image
+        return render(G, content, motion, *args)
+    monkeypatch.setattr(demo, "frame", slow_for_the_first_edit)
+    app = demo.build_app(generator, max_time=64.0)
+    url = demo.launch(app, port=free_port())
+    browser = None
+    try:
+        browser = Chromium(executable, tmp_path / "profile")
+        page = DemoPage(browser, url)
+        page.type("#content textarea", "5")
+        page.type("#motion textarea", "11")
+        assert finished.wait(30)
+        page.wait_status(r"content 5, motion 11,")
+        time.sleep(1.0)  # long enough for an answer still on its way to arrive
+        assert re.match(r"content 5, motion 11,", page.status())
+        np.testing.assert_array_equal(page.image(), _library_frame(generator, 5, 11, 0.0, tmp_path))
     finally:
         if browser is not None:
             browser.close()

@@ -176,8 +176,12 @@ class DemoPage:
             self.browser.send("Input.dispatchKeyEvent", type=kind, key="Tab", code="Tab", windowsVirtualKeyCode=9)
 
     def wait_status(self, pattern, elem="status", timeout=30):
-        """The match of regular expression `pattern` in the element's text, once there."""
-        return wait(lambda: re.search(pattern, self.status(elem)), timeout, f"{pattern!r} in #{elem}")
+        """The match of regular expression `pattern` in the element's text, once there (on a timeout, the
+        AssertionError quotes the text it has)."""
+        try:
+            return wait(lambda: re.search(pattern, self.status(elem)), timeout, f"{pattern!r} in #{elem}")
+        except AssertionError as error:
+            raise AssertionError(f"{error}; it shows {self.status(elem)!r}") from None
 
     def tab(self, name):
         """Opens the page's tab whose title contains `name`."""
