@@ -10,6 +10,7 @@ Artefacts (a screenshot of the page, the measured slider-to-frame latency): `$TE
 under Bazel, else `test-artefacts/` in the repository (git-ignored); the test prints the path.
 """
 
+import contextlib
 import json
 import os
 import pathlib
@@ -79,6 +80,22 @@ def _library_frame(G, content, motion, t, folder, truncation_psi=1.0):
     return np.asarray(PIL.Image.open(path / "frame_000000.png"))
 
 
+@contextlib.contextmanager
+def _page(G, tmp_path):
+    """The demo page of `G` (t up to 64) served here and opened in headless Chromium: (browser, page)."""
+    executable = _chromium()
+    app = demo.build_app(G, max_time=64.0)
+    url = demo.launch(app, port=free_port())
+    browser = None
+    try:
+        browser = Chromium(executable, tmp_path / "profile")
+        yield browser, DemoPage(browser, url)
+    finally:
+        if browser is not None:
+            browser.close()
+        app.close()
+
+
 @pytest.fixture(scope="module")
 def generator(tmp_path_factory):
     """A tiny generator, saved as a reference `.npz` and loaded back as the program loads --checkpoint."""
@@ -88,7 +105,6 @@ def generator(tmp_path_factory):
 
 
 def test_page_shows_the_library_frames_in_a_browser(generator, tmp_path, monkeypatch):
-    executable = _chromium()
     # What the demo hands to the H.264 encoder, per output file: compared with the library's lossless frames,
     # since two encodes of (near-)equal frames need not agree (x264's decisions flip on one level's change).
     encoded, encode = {}, video.Mp4Writer._write
@@ -97,12 +113,7 @@ def test_page_shows_the_library_frames_in_a_browser(generator, tmp_path, monkeyp
         encoded.setdefault(str(writer.path), []).append(frames.copy())
         encode(writer, frames)
     monkeypatch.setattr(video.Mp4Writer, "_write", recording_encode)
-    app = demo.build_app(generator, max_time=64.0)
-    url = demo.launch(app, port=free_port())
-    browser = None
-    try:
-        browser = Chromium(executable, tmp_path / "profile")
-        page = DemoPage(browser, url)
+    with _page(generator, tmp_path) as (browser, page):
         np.testing.assert_array_equal(page.image(), _library_frame(generator, 0, 0, 0.0, tmp_path))
 
         # The time slider, moved with the mouse: each move shows the frame at the slider's t, timed.
@@ -176,15 +187,10 @@ def test_page_shows_the_library_frames_in_a_browser(generator, tmp_path, monkeyp
         (_artefacts() / "demo_latency.json").write_text(json.dumps(report, indent=1))
         print(f"\nslider move -> new frame: median {statistics.median(latencies[1:]):.0f} ms after the first "
               f"({', '.join(f'{x:.0f}' for x in latencies)} ms)")
-    finally:
-        if browser is not None:
-            browser.close()
-        app.close()
 
 
 def test_an_older_frame_never_replaces_a_newer_one(generator, tmp_path, monkeypatch):
     """Two edits in a row whose first takes longest: the page ends on the second's frame, as a user expects."""
-    executable = _chromium()
     finished, render = threading.Event(), demo.frame
 
     def slow_for_the_first_edit(G, content, motion, *args):
@@ -195,12 +201,7 @@ def test_an_older_frame_never_replaces_a_newer_one(generator, tmp_path, monkeypa
             return image
         return render(G, content, motion, *args)
     monkeypatch.setattr(demo, "frame", slow_for_the_first_edit)
-    app = demo.build_app(generator, max_time=64.0)
-    url = demo.launch(app, port=free_port())
-    browser = None
-    try:
-        browser = Chromium(executable, tmp_path / "profile")
-        page = DemoPage(browser, url)
+    with _page(generator, tmp_path) as (_, page):
         page.type("#content textarea", "5")
         page.type("#motion textarea", "11")
         assert finished.wait(30)
@@ -208,10 +209,6 @@ def test_an_older_frame_never_replaces_a_newer_one(generator, tmp_path, monkeypa
         time.sleep(1.0)  # long enough for an answer still on its way to arrive
         assert re.match(r"content 5, motion 11,", page.status())
         np.testing.assert_array_equal(page.image(), _library_frame(generator, 5, 11, 0.0, tmp_path))
-    finally:
-        if browser is not None:
-            browser.close()
-        app.close()
 
 
 def test_without_checkpoint_the_bundled_model_is_shown(generator, tmp_path, monkeypatch):
