@@ -19,6 +19,7 @@ import dataclasses
 import math
 import os
 import runpy
+import select
 import signal
 import sys
 import tempfile
@@ -136,18 +137,28 @@ def run(main):
         except KeyboardInterrupt:
             print(f"\n{program_name()}: interrupted.", file=sys.stderr)
             sys.exit(130)
-        except BrokenPipeError:
-            # The reader of the output left (`| head`): stop quietly, with the status of a program SIGPIPE ends;
-            # what is still buffered goes nowhere instead of failing again at exit.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            sys.exit(128 + signal.SIGPIPE)
         except (UserError, ValueError, OSError) as error:
+            if isinstance(error, BrokenPipeError) and _output_reader_left():
+                # Stop quietly, with the status of a program SIGPIPE ends; what is still buffered goes nowhere
+                # instead of failing again at exit. (A pipe or socket of the program's own is an error as any.)
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                sys.exit(128 + signal.SIGPIPE)
             if os.environ.get("SVGAN_TF_VERBOSE"):
                 raise
             fail(_describe(error))
 
     _hide_foreign_flags()
     app.run(guarded, flags_parser=_parse_flags)
+
+
+def _output_reader_left():
+    """Whether standard output is a pipe whose reader has closed it (`| head` after its lines)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), 0)  # a pipe without its reader reports POLLERR whatever is asked
+    except (AttributeError, OSError, ValueError):  # no file descriptor (output captured in memory)
+        return False
+    return any(events & select.POLLERR for _, events in poller.poll(0))
 
 
 # The modules whose flags a program's help lists, besides svgan_tf's and the program's own: absl's (--flagfile,

@@ -133,6 +133,11 @@ def test_a_reader_that_leaves_ends_the_program_quietly():
         assert process.stdout.readline() == b"0\n"
         process.stdout.close()
         assert process.wait(60) == 141 and process.stderr.read() == b""
+    # A broken pipe of the program's own (a server that hung up), its output still read: an error as any other.
+    program = ("import sys\nfrom svgan_tf import cli\nsys.argv = ['lines']\n"
+               "def main(argv):\n    raise BrokenPipeError(32, 'Broken pipe')\ncli.run(main)")
+    result = _run("-c", program)
+    assert (result.returncode, result.stderr) == (2, "lines: error: [Errno 32] Broken pipe\n")
 
 
 def test_log_lines_left_out_are_only_those_named_and_once():
