@@ -324,8 +324,9 @@ def _check_tfrecord(source, report, names, source_lengths, lengths, fps, source_
         size = os.path.getsize(path)
         if size < needed:
             # The records past the end are lost; those before it are read (the reader never reaches the cut).
-            lost = [entry for entry in expected if entry[0] + entry[1] + tfrecord.RECORD_OVERHEAD_BYTES > size]
-            expected = [entry for entry in expected if entry not in lost]
+            within = [offset + length + tfrecord.RECORD_OVERHEAD_BYTES <= size for offset, length, *_ in expected]
+            lost = [entry for entry, kept in zip(expected, within) if not kept]
+            expected = [entry for entry, kept in zip(expected, within) if kept]
             report.items["damaged"].append(
                 f"{path}: truncated, {size} bytes where {tfrecord.TFRECORD_INDEX} needs {needed}" + (
                     f": {len(lost)} frame(s) lost, from {meta['videos'][lost[0][2]]['name']} frame {lost[0][3]} on"

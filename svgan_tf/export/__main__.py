@@ -67,9 +67,9 @@ def pop_format(argv):
     Anything else there is a usage error: one line on stderr, exit status 2; but a help request needs no format
     (None: absl prints the help, whose text lists the formats, and exits).
     """
-    if cli.asks_for_help(argv) and (len(argv) < 2 or argv[1] not in EXPORTS):
-        return None
     if len(argv) < 2 or argv[1] not in EXPORTS:
+        if cli.asks_for_help(argv):
+            return None
         cli.fail(f"usage: svgan-export {{{'|'.join(EXPORTS)}}} --checkpoint=RUN --out=PATH [FLAGS...] "
                  f"(svgan-export --help lists the flags); got {repr(argv[1]) if len(argv) > 1 else 'none'}.")
     return argv.pop(1)
